@@ -1,0 +1,36 @@
+# Two entry points: `make demo` and `make test`. Both create or reuse .venv.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.deps-installed
+
+.PHONY: demo test test-rust test-python build bench clean
+
+# Create the environment and install every extra (pip's cache keeps torch between runs).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev,train,distributed]'
+	touch $(STAMP)
+
+# Rebuild the Rust extension in place (incremental; the editable install picks it up).
+build: $(STAMP)
+	$(VENV)/bin/maturin develop --release -q
+
+demo: build
+	$(PY) -m mcgip_fast.cli.main demo
+
+test-rust:
+	cargo test -p mcgip-core --release
+
+# pytest exits 5 when it collects nothing; that is not a failure of the code.
+test-python: build
+	$(PY) -m pytest tests -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+
+test: test-rust test-python
+
+bench: build
+	$(PY) -m pytest benchmarks --benchmark-enable -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
+
+clean:
+	rm -rf target $(VENV) python/mcgip_fast/_core*.so

@@ -1,0 +1,11 @@
+"""Type stubs for the Rust extension `mcgip_fast._core` (hand-written; keep in step with rust/python/src)."""
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def default_threads() -> int:
+    """Threads rayon uses when a call passes `threads=None` (all cores)."""
+
+def _panic_for_tests() -> None: ...

@@ -1,0 +1,1 @@
+"""The `mcgip` command line: one module per subcommand."""

@@ -1,0 +1,1 @@
+"""Embedded real sample data (studyforrest; see data/studyforrest/README.md)."""

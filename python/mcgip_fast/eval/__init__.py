@@ -1,0 +1,1 @@
+"""mcgip_fast.eval (see DESIGN)."""

@@ -1,0 +1,1 @@
+"""mcgip_fast.report (see DESIGN)."""

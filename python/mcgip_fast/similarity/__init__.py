@@ -1,0 +1,1 @@
+"""Similarity kernels: thin, documented wrappers over the Rust core."""
