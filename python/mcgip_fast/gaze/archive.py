@@ -197,7 +197,7 @@ class GazeArchive:
         if np.any(counts > 1):
             dup = uniq[counts > 1]
             what = "image id" if rdr is None else "(image id, reader)"
-            raise GazeValidationError(f"{src}: duplicate {what} {dup[0]!r} ({len(dup)} duplicated in all)")
+            raise GazeValidationError(f"{src}: duplicate {what} {str(dup[0])!r} ({len(dup)} duplicated in all)")
 
         owner = np.repeat(np.arange(n), np.diff(offsets)) if n else np.zeros(0, dtype=np.int64)
         keep = np.ones(total, dtype=bool)
