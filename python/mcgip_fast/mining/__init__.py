@@ -1,1 +1,5 @@
-"""mcgip_fast.mining (see DESIGN)."""
+"""Mining: gaze similarities become a sparse `PositivePairs` graph."""
+
+from mcgip_fast.mining.pairs import PairsMismatchError, PositivePairs
+
+__all__ = ["PairsMismatchError", "PositivePairs"]
