@@ -82,13 +82,14 @@ def test_explicit_ksize_and_float64_precision(forrest):
 
 
 def test_mcgip_recipe_matches_cv2_on_real_data(forrest):
-    sub = forrest.subset([0, 1, 20, 21])
+    # 5 and 47 hold fixations whose row depends on computing y * (800 / 720), not y * 800 / 720.
+    sub = forrest.subset([0, 5, 20, 47])
     maps = mcgip_heatmaps(sub)
     assert maps.shape == (4, 800, 800)
     for i, sp in enumerate(sub):
         canvas = np.zeros((800, 800))  # float64, as McGIP's np.float
-        cols = np.minimum(np.floor(sp.x * 800 / 1280), 799).astype(int)
-        rows = np.minimum(np.floor(sp.y * 800 / 720), 799).astype(int)
+        cols = np.minimum(np.floor(sp.x * (800 / 1280)), 799).astype(int)
+        rows = np.minimum(np.floor(sp.y * (800 / 720)), 799).astype(int)
         canvas[rows, cols] = 1.0
         ref = cv2.GaussianBlur(canvas, (199, 199), 0)
         ref /= ref.max()
