@@ -43,10 +43,10 @@ def load(copies: int = 1) -> GazeArchive:
     return GazeArchive.from_scanpaths(sps, [f"{i}" for i in range(len(sps))], screen=SCREEN)
 
 
-def cv2_render(archive: GazeArchive, shape, sigma) -> np.ndarray:
+def cv2_render(archive: GazeArchive, shape, sigma, out=None) -> np.ndarray:
     h, w = shape
     sx, sy = w / SCREEN[0], h / SCREEN[1]
-    out = np.empty((len(archive), h, w), np.float32)
+    out = np.empty((len(archive), h, w), np.float32) if out is None else out
     for i, sp in enumerate(archive):
         imp = np.zeros((h, w), np.float32)
         rows = np.minimum(np.floor(sp.y * sy), h - 1).astype(int)
@@ -108,18 +108,41 @@ def _best(fn, repeat=5) -> float:
     return min(times)
 
 
+def _best_ref(fn) -> float:
+    """OpenCV's best time with its default thread pool or with one thread (whichever wins on this
+    machine; on a loaded machine its thread pool can slow it down several times)."""
+    default = cv2.getNumThreads()
+    t = _best(fn)
+    cv2.setNumThreads(1)
+    try:
+        return min(t, _best(fn))
+    finally:
+        cv2.setNumThreads(default)
+
+
 def main() -> None:
-    print(f"machine: {machine_line()}; OpenCV {cv2.__version__} with {cv2.getNumThreads()} threads")
+    print(f"machine: {machine_line()}; OpenCV {cv2.__version__} (best of {cv2.getNumThreads()} threads and 1 thread)")
     print(f"{'case':28s} {'input':>26s} {'threads':>7s} {'opencv':>10s} {'mcgip_fast':>11s} {'ratio':>7s} {'max |diff|':>11s}")
     for case, (copies, ours, ref) in CASES.items():
         arch = load(copies)
-        t_ref = _best(lambda: ref(arch))
+        t_ref = _best_ref(lambda: ref(arch))
         want = ref(arch)
         for threads in (1, os.cpu_count()):
             t_ours = _best(lambda: ours(arch, threads))
             diff = float(np.abs(ours(arch, threads) - want).max())
             size = f"{len(arch)} paths, {len(arch.x)} fix"
             print(f"{case:28s} {size:>26s} {threads:>7d} {t_ref * 1e3:8.1f}ms {t_ours * 1e3:9.1f}ms {t_ref / t_ours:6.1f}x {diff:11.2e}")
+    # Both sides writing into one reused output buffer (no fresh memory to first-touch).
+    arch = load(10)
+    buf_ref = np.empty((len(arch), 224, 224), np.float32)
+    buf = np.empty_like(buf_ref)
+    t_ref = _best_ref(lambda: cv2_render(arch, (224, 224), 7.0, out=buf_ref))
+    for threads in (1, os.cpu_count()):
+        t_ours = _best(lambda: render_heatmaps(arch, (224, 224), 7.0, threads=threads, out=buf))
+        diff = float(np.abs(buf - buf_ref).max())
+        size = f"{len(arch)} paths, {len(arch.x)} fix"
+        case = "render 224 sigma 7, out="
+        print(f"{case:28s} {size:>26s} {threads:>7d} {t_ref * 1e3:8.1f}ms {t_ours * 1e3:9.1f}ms {t_ref / t_ours:6.1f}x {diff:11.2e}")
 
 
 if __name__ == "__main__":

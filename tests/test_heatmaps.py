@@ -173,6 +173,30 @@ def test_scale_and_unknown_screen():
     np.testing.assert_array_equal(render_heatmaps(no_screen, (30, 40), 2.0), render_heatmaps(with_screen, (30, 40), 2.0, scale=0.5))
 
 
+def test_out_buffer_is_reused_and_checked(forrest):
+    want = render_heatmaps(forrest, (40, 60), 2.0)
+    buf = np.full((len(forrest), 40, 60), 9.0, np.float32)
+    got = render_heatmaps(forrest, (40, 60), 2.0, out=buf)
+    assert got is buf
+    np.testing.assert_array_equal(buf, want)
+    # Batches into slices of one buffer.
+    half = len(forrest) // 2
+    buf[:] = -1
+    render_heatmaps(forrest.subset(range(half)), (40, 60), 2.0, out=buf[:half])
+    render_heatmaps(forrest.subset(range(half, len(forrest))), (40, 60), 2.0, out=buf[half:])
+    np.testing.assert_array_equal(buf, want)
+    with pytest.raises(ValueError, match=r"out must have shape \(60, 40, 60\)"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=buf[:3])
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=buf.astype(np.float64))
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=np.zeros((60, 60, 40), np.float32).transpose(0, 2, 1))
+    frozen = np.zeros((60, 40, 60), np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="not writable"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=frozen)
+
+
 def test_empty_archive_and_default_sigma(forrest):
     empty = forrest.subset([])
     assert render_heatmaps(empty, (10, 12), 2.0).shape == (0, 10, 12)

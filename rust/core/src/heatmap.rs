@@ -411,23 +411,32 @@ fn zeroed_f32(len: usize) -> Result<Vec<f32>> {
     }
 }
 
-fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: Vec<T>) -> Result<(Vec<f32>, u64)> {
-    let (h, w, n) = (spec.height, spec.width, packed.len());
+fn map_len(spec: &HeatmapSpec, n: usize) -> Result<(usize, usize)> {
+    let (h, w) = (spec.height, spec.width);
     let per_map = h.checked_mul(w).ok_or_else(|| McgipError::InvalidInput(format!("map shape ({h}, {w}) is too large")))?;
     let total = per_map
         .checked_mul(n)
         .ok_or_else(|| McgipError::InvalidInput(format!("{n} maps of shape ({h}, {w}) overflow memory")))?;
-    let mut out = zeroed_f32(total)?;
-    if n == 0 {
-        return Ok((out, 0));
+    Ok((per_map, total))
+}
+
+/// Render every map into `out`; `zeroed` says whether `out` is known to be all zero already.
+fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: &[T], out: &mut [f32], zeroed: bool) -> Result<u64> {
+    let (per_map, _) = map_len(spec, packed.len())?;
+    if packed.is_empty() {
+        return Ok(0);
     }
     let results: Vec<Result<u64>> = out
         .par_chunks_mut(per_map)
         .enumerate()
         .map_init(
-            || Scratch::<T>::new(h, w),
+            || Scratch::<T>::new(spec.height, spec.width),
             |s, (i, dest)| {
-                render_one(&packed.get(i), spec, &kernel, s, dest).map_err(|e| match e {
+                if !zeroed {
+                    // Cleared by the worker that fills it, so the map is still in cache.
+                    dest.fill(0.0);
+                }
+                render_one(&packed.get(i), spec, kernel, s, dest).map_err(|e| match e {
                     McgipError::InvalidInput(m) => McgipError::InvalidInput(format!("scanpath {i}: {m}")),
                     other => other,
                 })
@@ -438,7 +447,18 @@ fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: 
     for r in results {
         outside += r?;
     }
-    Ok((out, outside))
+    Ok(outside)
+}
+
+fn dispatch(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, out: &mut [f32], zeroed: bool) -> Result<u64> {
+    let ksize = spec.check()?;
+    let kernel = gaussian_kernel(ksize, spec.sigma)?;
+    if spec.single_precision {
+        let k32: Vec<f32> = kernel.into_iter().map(|v| v as f32).collect();
+        render_all(packed, spec, &k32, out, zeroed)
+    } else {
+        render_all(packed, spec, &kernel, out, zeroed)
+    }
 }
 
 /// Render one map per scanpath: `n * height * width` f32 values, row-major, plus the number of
@@ -447,13 +467,28 @@ fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: 
 /// Parallel over scanpaths; each map is computed by one thread in a fixed order, so the result
 /// does not depend on the thread count.
 pub fn render_heatmaps(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec) -> Result<(Vec<f32>, u64)> {
-    let ksize = spec.check()?;
-    let kernel = gaussian_kernel(ksize, spec.sigma)?;
-    if spec.single_precision {
-        render_all(packed, spec, kernel.into_iter().map(|v| v as f32).collect())
-    } else {
-        render_all(packed, spec, kernel)
+    spec.check()?;
+    let (_, total) = map_len(spec, packed.len())?;
+    let mut out = zeroed_f32(total)?;
+    let outside = dispatch(packed, spec, &mut out, true)?;
+    Ok((out, outside))
+}
+
+/// As [`render_heatmaps`], into a caller's buffer of exactly `n * height * width` values (any
+/// content; it is overwritten). Reusing one buffer across batches saves first-touch page faults.
+pub fn render_heatmaps_into(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, out: &mut [f32]) -> Result<u64> {
+    spec.check()?;
+    let (_, total) = map_len(spec, packed.len())?;
+    if out.len() != total {
+        return invalid!(
+            "output holds {} values; {} maps of shape ({}, {}) need {total}",
+            out.len(),
+            packed.len(),
+            spec.height,
+            spec.width
+        );
     }
+    dispatch(packed, spec, out, false)
 }
 
 #[cfg(test)]
@@ -620,6 +655,11 @@ mod tests {
         let one = crate::parallel::with_threads(Some(1), || render_heatmaps(&packed, &sp)).unwrap().unwrap();
         let three = crate::parallel::with_threads(Some(3), || render_heatmaps(&packed, &sp)).unwrap().unwrap();
         assert_eq!(one, three);
+        // Into a dirty caller buffer: same maps; a wrong length is refused.
+        let mut buf = vec![7.0f32; one.0.len()];
+        assert_eq!(render_heatmaps_into(&packed, &sp, &mut buf).unwrap(), one.1);
+        assert_eq!(buf, one.0);
+        assert!(render_heatmaps_into(&packed, &sp, &mut buf[1..]).is_err());
         assert!(one.0[48 * 64..2 * 48 * 64].iter().all(|&v| v == 0.0));
     }
 
