@@ -18,8 +18,9 @@ Two recipes, one Rust kernel (`mcgip_fast._core.render_heatmaps`):
   automatic sigma ``0.3 * ((199 - 1) / 2 - 1) + 0.8 = 30.2``) and division by the max.
 
 Coordinate to pixel: ``col = floor(x * scale_x)``, ``row = floor(y * scale_y)``, where the scale
-maps the screen onto the map (``W / screen_width``, ``H / screen_height``). A fixation exactly on
-the far edge (``x == screen_width``) lands on the last pixel.
+maps the screen onto the map (``scale_x = W / screen_width``, ``scale_y = H / screen_height``, each
+computed once in float64; ``floor(x * W / screen_width)`` can differ by a pixel on exact
+boundaries). A fixation exactly on the far edge (``x == screen_width``) lands on the last pixel.
 
 Cost: the kernel never blurs a whole image. Fixations on one pixel row share a vertical profile,
 and each row adds one outer product, so a map costs about ``n * k * k`` for n fixations with a

@@ -383,6 +383,7 @@ def fixations_from_samples(
     velocity_threshold: float = 1000.0,
     velocity_method: str = "smooth",
     screen: tuple[float, float] | None = None,
+    blocks: Literal["raise", "merge"] = "raise",
     **policies,
 ) -> GazeArchive:
     """Detect fixations in raw gaze samples with pymovements' I-DT or I-VT, one scanpath per image.
@@ -402,7 +403,7 @@ def fixations_from_samples(
             sampling interval.
         minimum_duration: shortest fixation in ms (pymovements: a multiple of the sampling interval).
         velocity_method: pymovements' ``pos2vel`` method for I-VT ("smooth", "neighbors", "preceding").
-        screen, **policies: as `read_table`.
+        screen, blocks, **policies: as `read_table`.
     """
     if method not in ("idt", "ivt"):
         raise ValueError(f"method must be 'idt' or 'ivt', got {method!r}")
@@ -416,6 +417,10 @@ def fixations_from_samples(
     ids_all = table.text(image_col)
     readers_all = table.text(reader_col) if reader_col else None
     keys = ids_all if readers_all is None else np.asarray([f"{i}|{r}" for i, r in zip(ids_all, readers_all)], dtype=object)
+    if blocks == "raise":
+        _check_blocks(table, keys, ids_all, "image id" if readers_all is None else "(image id, reader)")
+    elif blocks != "merge":
+        raise ValueError(f"blocks must be 'raise' or 'merge', got {blocks!r}")
     t = table.numeric(t_col) * (1000.0 if time_unit == "s" else 1.0)
     t_ms = np.rint(t)
     bad = ~np.isfinite(t) | (np.abs(t - t_ms) > 1e-6 * np.maximum(1.0, np.abs(t)))
