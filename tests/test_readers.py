@@ -116,6 +116,18 @@ def test_non_numeric_value_names_row_and_column(tmp_path):
         read_table(src)
 
 
+def test_empty_id_cell_and_header_only_file(tmp_path):
+    src = tmp_path / "ids.csv"
+    df = _table()
+    df.loc[4, "image_id"] = None
+    df.to_csv(src, index=False)
+    with pytest.raises(GazeValidationError, match=r"ids.csv row 6: column 'image_id' is empty"):
+        read_table(src)
+    head = tmp_path / "head.csv"
+    head.write_text("image_id,x,y,duration\n")
+    assert len(read_table(head)) == 0
+
+
 @pytest.mark.parametrize(
     "col, value, needle",
     [

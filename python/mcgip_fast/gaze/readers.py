@@ -63,8 +63,17 @@ class _Table:
         return num
 
     def text(self, name: str) -> np.ndarray:
+        """An id column as strings; an empty cell raises naming file, row and column."""
+        import pandas as pd
+
         col = self.columns[name]
-        return np.asarray(["" if v is None else str(v) for v in col], dtype=object)
+        missing = pd.isna(pd.Series(col, dtype=object)).to_numpy() if len(col) else np.zeros(0, bool)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise GazeValidationError(
+                f"{self.name} row {i + self.first_row}: column {name!r} is empty; {int(missing.sum())} such rows in all"
+            )
+        return np.asarray([str(v) for v in col], dtype=object)
 
 
 def _load(source: TableSource, sep: str | None = None) -> _Table:
