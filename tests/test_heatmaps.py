@@ -120,6 +120,18 @@ def test_mcgip_rejects_or_drops_nan_samples():
     np.testing.assert_array_equal(mcgip_heatmaps([s], on_invalid="drop"), mcgip_heatmaps([s[[0, 2]]]))
 
 
+def test_opencv_default_border_is_reflect_101():
+    """McGIP calls GaussianBlur without a border: check that OpenCV's default is the REFLECT_101 we implement."""
+    img = np.zeros((300, 300))
+    img[3, 290] = 1.0
+    img[150, 1] = 1.0
+    default = cv2.GaussianBlur(img, (199, 199), 0)
+    np.testing.assert_array_equal(default, cv2.GaussianBlur(img, (199, 199), 0, borderType=cv2.BORDER_REFLECT_101))
+    assert np.abs(default - cv2.GaussianBlur(img, (199, 199), 0, borderType=cv2.BORDER_REFLECT)).max() > 1e-2 * default.max()
+    ours = mcgip_heatmaps([np.array([[290.0, 3.0], [1.0, 150.0]])], canvas=300)[0]
+    np.testing.assert_allclose(ours, default / default.max(), atol=TOL, rtol=0)
+
+
 def test_kernel_matches_get_gaussian_kernel():
     for ksize, sigma in [(1, 0), (3, 0), (5, 0), (7, 0), (9, 0), (11, 0), (199, 0), (57, 7.0), (7, 1.5), (5, 0.3)]:
         ours = gaussian_kernel(ksize, sigma)
