@@ -250,7 +250,10 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
             sampler.set_epoch(epoch, step_in_epoch)
             dataset.set_epoch(epoch)
             loader = torch.utils.data.DataLoader(indexed, batch_sampler=sampler, num_workers=cfg.num_workers,
-                                                 pin_memory=device.type == "cuda")
+                                                 pin_memory=device.type == "cuda",
+                                                 # its own generator: creating the iterator must not draw from
+                                                 # the global RNG, or a mid-epoch resume would drift
+                                                 generator=torch.Generator().manual_seed(cfg.seed + epoch))
             t_last = time.perf_counter()
             for view1, view2, index in loader:
                 view1 = view1.to(device, non_blocking=True)
