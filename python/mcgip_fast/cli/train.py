@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from mcgip_fast.train.config import TrainConfig
@@ -49,11 +50,17 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args).validate()
     from mcgip_fast.train.loop import NonFiniteLossError, train
 
+    from mcgip_fast.train import ddp
+
     try:
         result = train(cfg)
     except NonFiniteLossError as e:
         print(f"mcgip train: error: {e}", file=sys.stderr)
         return 1
+    finally:
+        ddp.cleanup()
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 wrote the files and reports them
     if result.image_report.n_skipped:
         print(f"skipped images: {result.image_report.summary()}")
     if result.losses:
