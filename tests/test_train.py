@@ -227,3 +227,30 @@ def test_pretrained_torchvision_weights_load_into_one_channel(tmp_path):
         load_backbone_weights(build_backbone("resnet18", 1, width=8), path)
     with pytest.raises(FileNotFoundError, match="only from a local file"):
         build_backbone("resnet18", 1, weights=tmp_path / "nope.pth")
+
+
+@pytest.mark.parametrize("opts", [
+    {"soft_weights": True, "loss_average": "batch"},
+    {"in_batch_keys": False, "drop_positive_p": 0.5, "optimizer": "adamw", "warmup_steps": 2},
+    {"method": "simsiam", "loss_average": "batch", "soft_weights": True, "optimizer": "adam"},
+])
+def test_loss_options_train(data, tmp_path, opts):
+    r = train(cfg_for(data, tmp_path, max_steps=2, **opts))
+    assert len(r.losses) == 2 and all(np.isfinite(r.losses))
+
+
+def test_soft_weights_change_the_loss(data, tmp_path):
+    hard = train(cfg_for(data, tmp_path / "h", max_steps=2))
+    soft = train(cfg_for(data, tmp_path / "s", max_steps=2, soft_weights=True))
+    assert hard.losses[0] != soft.losses[0]  # same model and views; only the positive weights differ
+
+
+def test_tensorboard_needs_package(data, tmp_path):
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="needs the tensorboard package"):
+            train(cfg_for(data, tmp_path, tensorboard=True, max_steps=1))
+    else:
+        train(cfg_for(data, tmp_path, tensorboard=True, max_steps=1))
+        assert (tmp_path / "tensorboard").is_dir()
