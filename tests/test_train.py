@@ -150,6 +150,19 @@ def test_missing_and_unreadable_images_error_or_skip(data, tmp_path):
     r = train(cfg_for((m, pairs), tmp_path, on_bad_image="skip", max_steps=2))
     assert r.image_report.n_skipped == 2 and "im003" in r.image_report.missing[0]
     assert len(r.losses) == 2
+    # a truncated file passes the header check: 'error' stops at load time naming it, 'skip' decodes up front
+    good = manifest.parent / "img_007.png"
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(good.read_bytes()[:120])
+    df2 = pd.read_csv(manifest)
+    df2["path"] = [str(manifest.parent / p) for p in df2["path"]]
+    df2.loc[7, "path"] = str(cut)
+    m2 = tmp_path / "m2.csv"
+    df2.to_csv(m2, index=False)
+    with pytest.raises(ImageReadError, match="image 'im007': .*cut.png: cannot decode image"):
+        train(cfg_for((m2, pairs), tmp_path / "e", epochs=1))
+    r = train(cfg_for((m2, pairs), tmp_path / "s", on_bad_image="skip", max_steps=1))
+    assert r.image_report.unreadable and "im007" in r.image_report.unreadable[0]
 
 
 def test_image_read_error_names_file(tmp_path):
@@ -254,3 +267,9 @@ def test_tensorboard_needs_package(data, tmp_path):
     else:
         train(cfg_for(data, tmp_path, tensorboard=True, max_steps=1))
         assert (tmp_path / "tensorboard").is_dir()
+
+
+def test_workers_do_not_change_losses(data, tmp_path):
+    a = train(cfg_for(data, tmp_path / "a", max_steps=2))
+    b = train(cfg_for(data, tmp_path / "b", max_steps=2, num_workers=2))
+    assert a.losses == b.losses  # every view is seeded by (seed, epoch, image, view)

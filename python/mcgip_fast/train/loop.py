@@ -25,7 +25,7 @@ __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosi
 
 #: Options that must not change between a run and its resume.
 RESUME_KEYS = ("method", "gaze", "backbone", "width", "in_channels", "image_size", "batch_size", "queue_size",
-               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "manifest", "pairs")
+               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys")
 
 
 class NonFiniteLossError(RuntimeError):
