@@ -47,6 +47,24 @@ def _worker(rank: int, world: int, port: int, cfgs: dict, out: str) -> None:
             r = train(TrainConfig(**cfg))
             with open(f"{out}/{name}_rank{rank}.json", "w") as f:
                 json.dump({"losses": r.losses, "gaze": r.n_gaze_positives, "steps": r.steps}, f)
+        # resume under DDP: kill every rank at step 7 (last checkpoint at 6, mid-epoch), resume
+        killed = {**cfgs["moco"], "drop_positive_p": 0.5, "checkpoint_every": 2, "out_dir": cfgs["moco"]["out_dir"] + "_killed"}
+        full = train(TrainConfig(**{**killed, "out_dir": killed["out_dir"] + "_full"}))
+
+        class Killed(Exception):
+            pass
+
+        def kill(step, loss):
+            if step == 7:
+                raise Killed
+
+        try:
+            train(TrainConfig(**killed), on_step=kill)
+        except Killed:
+            pass
+        resumed = train(TrainConfig(**{**killed, "resume": True}))
+        with open(f"{out}/resume_rank{rank}.json", "w") as f:
+            json.dump({"full": full.losses, "resumed": resumed.losses}, f)
     finally:
         dist.destroy_process_group()
 
@@ -91,3 +109,10 @@ def test_two_processes_agree_with_one(two_process_run, method):
         assert torch.equal(ck_ddp["queue.ids"], ck_single["queue.ids"])
         assert (ck_ddp["queue.ids"] >= 0).all()
         assert int(ck_ddp["queue.ptr"]) == int(ck_single["queue.ptr"])
+
+
+def test_resume_under_ddp_reproduces_losses(two_process_run):
+    tmp, _ = two_process_run
+    for rank in range(2):
+        r = json.loads((tmp / f"resume_rank{rank}.json").read_text())
+        assert len(r["full"]) == 8 and r["resumed"] == r["full"]
