@@ -33,14 +33,14 @@ except ImportError:  # pragma: no cover
         return f"{os.cpu_count()} cores"
 
 
-def random_graph(n: int, degree: int, seed: int = 0) -> tuple[PositivePairs, np.ndarray]:
-    """A symmetric graph with ~`degree` positives per image, plus the dense matrix the official code needs."""
+def random_graph(n: int, degree: int, seed: int = 0) -> PositivePairs:
+    """A symmetric graph with about `degree` positives per image."""
     rng = np.random.default_rng(seed)
     i = np.repeat(np.arange(n), degree // 2)
     j = rng.integers(0, n, len(i))
     s = rng.uniform(0.7, 1.0, len(i))
     pairs = PositivePairs.from_edges([str(k) for k in range(n)], i, j, s)
-    return pairs, pairs
+    return pairs
 
 
 def official_style_mask(batch_ids: list[int], queue_ids: list[int], sim: np.ndarray, threshold: float) -> np.ndarray:
@@ -63,7 +63,7 @@ def _time(fn, repeat: int = 5) -> float:
 
 
 def bench_mask(n: int, degree: int, batch: int, queue: int) -> dict:
-    pairs, _ = random_graph(n, degree)
+    pairs = random_graph(n, degree)
     rng = np.random.default_rng(1)
     a = torch.from_numpy(rng.integers(0, n, batch))
     q = torch.from_numpy(rng.integers(-1, n, queue))
@@ -84,7 +84,7 @@ def bench_mask(n: int, degree: int, batch: int, queue: int) -> dict:
 
 def bench_lookup_only(n: int, degree: int, batch: int, queue: int) -> dict:
     """Our look-up at sizes where the dense matrix (n^2) and the Python loop are out of reach."""
-    pairs, _ = random_graph(n, degree)
+    pairs = random_graph(n, degree)
     rng = np.random.default_rng(1)
     a = torch.from_numpy(rng.integers(0, n, batch))
     q = torch.from_numpy(rng.integers(-1, n, queue))
@@ -94,7 +94,7 @@ def bench_lookup_only(n: int, degree: int, batch: int, queue: int) -> dict:
 
 def bench_moco_step(image_size: int, width: int, batch: int, queue: int, n: int, degree: int) -> dict:
     """One MoCo training step (forward, backward, SGD, EMA) with and without gaze positives."""
-    pairs, _ = random_graph(n, degree)
+    pairs = random_graph(n, degree)
     rng = np.random.default_rng(2)
     x1 = torch.randn(batch, 1, image_size, image_size)
     x2 = torch.randn(batch, 1, image_size, image_size)
@@ -121,7 +121,7 @@ def bench_moco_head(n: int, degree: int, batch: int, queue: int, dim: int = 128)
     """The MoCo loss alone (logits against the queue + InfoNCE), plain vs gaze, at archive scale."""
     from mcgip_fast.train.losses import multi_positive_infonce
 
-    pairs, _ = random_graph(n, degree)
+    pairs = random_graph(n, degree)
     lookup = PositiveLookup.from_pairs(pairs)
     g = torch.Generator().manual_seed(0)
     q = torch.nn.functional.normalize(torch.randn(batch, dim, generator=g), dim=1).requires_grad_(True)
@@ -143,7 +143,7 @@ def bench_moco_head(n: int, degree: int, batch: int, queue: int, dim: int = 128)
 
 # ---------------------------------------------------------------- pytest-benchmark entry points
 def test_bench_lookup(benchmark):
-    pairs, _ = random_graph(20_000, 10)
+    pairs = random_graph(20_000, 10)
     lookup = PositiveLookup.from_pairs(pairs)
     a = torch.randint(0, 20_000, (256,))
     q = torch.randint(-1, 20_000, (16_384,))
