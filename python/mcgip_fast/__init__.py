@@ -14,6 +14,9 @@ from mcgip_fast.gaze.archive import (
     Scanpath,
     ValidationReport,
 )
+from mcgip_fast.similarity.multimatch import (  # noqa: F401
+    multimatch, multimatch_matrix, multimatch_one_vs_many, multimatch_pairs,
+)
 
 __all__ = [
     "__version__",
