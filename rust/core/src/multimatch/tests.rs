@@ -162,3 +162,45 @@ fn matrix_refuses_large_archives() {
     let err = matrix(&arch, &MultiMatchParams::new(SCREEN)).unwrap_err().to_string();
     assert!(err.contains("mining") && err.contains(&MATRIX_MAX_N.to_string()), "{err}");
 }
+
+/// Where a pair's time goes (run: cargo test -p mcgip-core --release profile_pair -- --ignored --nocapture).
+#[test]
+#[ignore]
+fn profile_pair() {
+    use std::time::Instant;
+    let mut rng = Lcg(9);
+    for n in [30usize, 50, 100] {
+        let a = random_scanpath(&mut rng, n, None);
+        let b = random_scanpath(&mut rng, n, None);
+        let p = MultiMatchParams::new(SCREEN);
+        let (pa, pb) = (prepare(&sp(&a), &p), prepare(&sp(&b), &p));
+        let mut ws = Workspace::new();
+        let reps = 20_000;
+        let mut best = [f64::INFINITY; 3];
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..reps {
+                align::fill_costs_for_profile(&mut ws, &pa.saccades, &pb.saccades);
+            }
+            best[0] = best[0].min(t.elapsed().as_secs_f64() / reps as f64);
+            let t = Instant::now();
+            for _ in 0..reps {
+                align::align(&mut ws, &pa.saccades, &pb.saccades);
+            }
+            best[1] = best[1].min(t.elapsed().as_secs_f64() / reps as f64);
+            let t = Instant::now();
+            for _ in 0..reps {
+                std::hint::black_box(multimatch_prepared_in(&mut ws, &pa, &pb, &p));
+            }
+            best[2] = best[2].min(t.elapsed().as_secs_f64() / reps as f64);
+        }
+        let cells = ((n - 1) * (n - 1)) as f64;
+        println!(
+            "n={n}: costs {:.2} us ({:.2} ns/cell), align {:.2} us, whole pair {:.2} us",
+            best[0] * 1e6,
+            best[0] * 1e9 / cells,
+            best[1] * 1e6,
+            best[2] * 1e6
+        );
+    }
+}
