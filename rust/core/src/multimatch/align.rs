@@ -195,6 +195,16 @@ fn backtrack_fast(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> bool {
         } else {
             let dv = cost.at(i, j);
             let w = vector_difference(a, b, i, j);
+            let left = cost.at(i, j - 1) + w == dv;
+            let up = cost.at(i - 1, j) + w == dv;
+            let diag = cost.at(i - 1, j - 1) + w == dv;
+            // Almost always exactly one candidate attains: step without an unpredictable branch.
+            if (left as u8) + (up as u8) + (diag as u8) == 1 {
+                i -= (up | diag) as usize;
+                j -= (left | diag) as usize;
+                path.push((i as u32, j as u32));
+                continue;
+            }
             // Pop priority among equal distances: larger index first.
             let cands = [(i, j - 1), (i - 1, j), (i - 1, j - 1)];
             let mut attaining = [(0usize, 0usize, 0.0f64); 3];

@@ -128,6 +128,26 @@ pub fn multimatch(a: &Scanpath, b: &Scanpath, p: &MultiMatchParams) -> [f64; 5] 
     multimatch_prepared(&prepare(a, p), &prepare(b, p), p)
 }
 
+impl Prepared {
+    /// Ask the CPU to start loading this scanpath's arrays: explicit pairs from a large archive
+    /// are cache misses, and the next pair's loads can overlap the current pair's arithmetic.
+    #[inline]
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let s = &self.saccades;
+            for v in [&s.lenx, &s.leny, &s.x, &s.y, &s.theta, &s.rho, &s.dur] {
+                let bytes = std::mem::size_of_val(v.as_slice());
+                let base = v.as_ptr() as *const i8;
+                for off in (0..bytes).step_by(64) {
+                    // SAFETY: prefetching is a hint; the address is inside the vector's allocation.
+                    unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.add(off)) };
+                }
+            }
+        }
+    }
+}
+
 /// Prepare every scanpath of an archive, in parallel.
 pub fn prepare_all(archive: &PackedScanpaths, p: &MultiMatchParams) -> Vec<Prepared> {
     (0..archive.len()).into_par_iter().map(|i| prepare(&archive.get(i), p)).collect()
@@ -148,7 +168,11 @@ pub fn pairs(archive: &PackedScanpaths, pairs: &[i64], p: &MultiMatchParams) -> 
     let prepared = prepare_all(archive, p);
     let mut out = vec![0.0; pairs.len() / 2 * 5];
     out.par_chunks_mut(5 * PAIRS_PER_TASK).zip(pairs.par_chunks(2 * PAIRS_PER_TASK)).for_each(|(o, ps)| {
-        for (slot, ij) in o.chunks_exact_mut(5).zip(ps.chunks_exact(2)) {
+        for (k, (slot, ij)) in o.chunks_exact_mut(5).zip(ps.chunks_exact(2)).enumerate() {
+            if let Some(next) = ps.get(2 * k + 2..2 * k + 4) {
+                prepared[next[0] as usize].prefetch();
+                prepared[next[1] as usize].prefetch();
+            }
             let r = multimatch_prepared(&prepared[ij[0] as usize], &prepared[ij[1] as usize], p);
             slot.copy_from_slice(&r);
         }
