@@ -32,6 +32,8 @@ use super::vectorise::Saccades;
 #[derive(Debug, Default)]
 pub struct Workspace {
     cost: Vec<f64>,
+    /// M in the same anti-diagonal layout as `cost`, kept so the walk back need not recompute it.
+    diffs: Vec<f64>,
     mrow: Vec<f64>,
     pub(crate) path: Vec<(u32, u32)>,
     pub(crate) values: [Vec<f64>; 5],
@@ -86,6 +88,12 @@ impl Costs<'_> {
     }
 }
 
+/// M of cell `(i, j)` as stored by the last fill (same layout as [`Costs`]).
+#[inline(always)]
+pub(crate) fn stored_difference(ws: &Workspace, n: usize, i: usize, j: usize) -> f64 {
+    ws.diffs[(i + j + 1) * (n + 2) + i + 1]
+}
+
 /// Fill the cumulative cost table D.
 ///
 /// Each cell is `fl(min(up, diagonal, left) + M)`, which equals the reference's Dijkstra
@@ -98,6 +106,7 @@ fn fill_costs_generic(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
     let rows = n + m;
     if ws.cost.len() < rows * width {
         ws.cost.resize(rows * width, 0.0);
+        ws.diffs.resize(rows * width, 0.0);
     }
     // b's vectors reversed, so that b[k - i] runs forwards as i does.
     ws.mrow.clear();
@@ -106,12 +115,14 @@ fn fill_costs_generic(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
     let (brx, bry) = ws.mrow.split_at(m);
     let (alx, aly) = (&a.lenx[..n], &a.leny[..n]);
     let cost = &mut ws.cost[..rows * width];
+    let diffs = &mut ws.diffs[..rows * width];
     let inf = f64::INFINITY;
 
     cost[..width].fill(inf);
     cost[width] = inf;
     cost[width + 1] = 0.0;
     cost[width + 2] = inf; // width = n + 2 >= 3
+    diffs[width + 1] = vector_difference(a, b, 0, 0);
     for k in 1..n + m - 1 {
         let lo = k.saturating_sub(m - 1);
         let hi = k.min(n - 1);
@@ -131,10 +142,12 @@ fn fill_costs_generic(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
         let bx = &brx[r0..r0 + len];
         let by = &bry[r0..r0 + len];
         let dst = &mut out[lo + 1..lo + 1 + len];
+        let mdst = &mut diffs[(k + 1) * width + lo + 1..(k + 1) * width + lo + 1 + len];
         for c in 0..len {
             let dx = ax[c] - bx[c];
             let dy = ay[c] - by[c];
             let w = (dx * dx + dy * dy).sqrt();
+            mdst[c] = w;
             dst[c] = fmin(fmin(up[c], left[c]), dg[c]) + w;
         }
         out[lo] = inf;
@@ -183,6 +196,7 @@ fn is_seed(cost: Costs, i: usize, j: usize) -> bool {
 fn backtrack_fast(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> bool {
     let (n, m) = (a.len(), b.len());
     let cost = Costs { buf: &ws.cost, width: n + 2 };
+    let diffs = Costs { buf: &ws.diffs, width: n + 2 };
     let path = &mut ws.path;
     path.clear();
     let (mut i, mut j) = (n - 1, m - 1);
@@ -194,7 +208,7 @@ fn backtrack_fast(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> bool {
             i -= 1;
         } else {
             let dv = cost.at(i, j);
-            let w = vector_difference(a, b, i, j);
+            let w = diffs.at(i, j);
             let left = cost.at(i, j - 1) + w == dv;
             let up = cost.at(i - 1, j) + w == dv;
             let diag = cost.at(i - 1, j - 1) + w == dv;

@@ -3,7 +3,7 @@
 
 use std::f64::consts::PI;
 
-use super::align::{vector_difference, Workspace};
+use super::align::{stored_difference, Workspace};
 use super::vectorise::Saccades;
 
 /// `numpy.median`: NaN if any value is NaN; the mean of the two middle values for even counts.
@@ -18,21 +18,14 @@ pub fn median(v: &mut [f64]) -> f64 {
     }
     let k = n / 2;
     if v.iter().all(|x| x.is_sign_positive()) {
-        // SAFETY-free reinterpretation: f64 and u64 have the same size; we go through to_bits.
-        let mut bits: [u64; 256] = [0; 256];
-        if n <= bits.len() {
-            let bits = &mut bits[..n];
-            for (b, x) in bits.iter_mut().zip(v.iter()) {
-                *b = x.to_bits();
-            }
-            let (lower, hi, _) = bits.select_nth_unstable(k);
-            let hi = f64::from_bits(*hi);
-            if n % 2 == 1 {
-                return hi;
-            }
-            let lo = f64::from_bits(lower.iter().copied().max().expect("k >= 1 for even n >= 2"));
-            return (lo + hi) / 2.0;
+        let by_bits = |x: &f64, y: &f64| x.to_bits().cmp(&y.to_bits());
+        let (lower, hi, _) = v.select_nth_unstable_by(k, by_bits);
+        let hi = *hi;
+        if n % 2 == 1 {
+            return hi;
         }
+        let lo = f64::from_bits(lower.iter().map(|x| x.to_bits()).max().expect("k >= 1 for even n >= 2"));
+        return (lo + hi) / 2.0;
     }
     let (lower, hi, _) = v.select_nth_unstable_by(k, f64::total_cmp);
     let hi = *hi;
@@ -77,10 +70,13 @@ pub fn unnormalised(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> [f64; 5] 
     for v in ws.values.iter_mut() {
         v.clear();
     }
-    let [vec, dir, len, pos, dur] = &mut ws.values;
+    let n = a.len();
+    let mut values = std::mem::take(&mut ws.values);
+    let [vec, dir, len, pos, dur] = &mut values;
     for &(i, j) in &ws.path {
         let (i, j) = (i as usize, j as usize);
-        vec.push(vector_difference(a, b, i, j));
+        // M as the alignment computed it: the same expression, so the same bits.
+        vec.push(stored_difference(ws, n, i, j));
         dir.push(direction_difference(a.theta[i], b.theta[j]));
         len.push((a.rho[i] - b.rho[j]).abs());
         let dx = a.x[i] - b.x[j];
@@ -88,7 +84,9 @@ pub fn unnormalised(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> [f64; 5] 
         pos.push((dx * dx + dy * dy).sqrt());
         dur.push(duration_difference(a.dur[i], b.dur[j]));
     }
-    [median(vec), median(dir), median(len), median(pos), median(dur)]
+    let out = [median(vec), median(dir), median(len), median(pos), median(dur)];
+    ws.values = values;
+    out
 }
 
 /// `normaliseresults`: vector by twice the screen diagonal, direction by pi, length and position by
