@@ -141,7 +141,7 @@ impl Prepared {
                 let base = v.as_ptr() as *const i8;
                 for off in (0..bytes).step_by(64) {
                     // SAFETY: prefetching is a hint; the address is inside the vector's allocation.
-                    unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(base.add(off)) };
+                    unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(base.add(off)) };
                 }
             }
         }

@@ -265,3 +265,34 @@ fn profile_distinct_pairs() {
         println!("{distinct} distinct pairs of 50 fixations: {:.2} us per pair", best * 1e6);
     }
 }
+
+/// Time to vectorise one scanpath (run: cargo test -p mcgip-core --release profile_prepare -- --ignored --nocapture).
+#[test]
+#[ignore]
+fn profile_prepare() {
+    use std::time::Instant;
+    let mut rng = Lcg(13);
+    let paths: Vec<_> = (0..1000).map(|_| random_scanpath(&mut rng, 50, None)).collect();
+    let p = MultiMatchParams::new(SCREEN);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for c in &paths {
+            std::hint::black_box(prepare(&sp(c), &p));
+        }
+        best = best.min(t.elapsed().as_secs_f64() / paths.len() as f64);
+    }
+    let mut best_atan = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut acc = 0.0;
+        for c in &paths {
+            for k in 1..c.0.len() {
+                acc += (c.1[k] - c.1[k - 1]).atan2(c.0[k] - c.0[k - 1]);
+            }
+        }
+        std::hint::black_box(acc);
+        best_atan = best_atan.min(t.elapsed().as_secs_f64() / paths.len() as f64);
+    }
+    println!("prepare, 50 fixations: {:.2} us; of which 49 atan2: {:.2} us", best * 1e6, best_atan * 1e6);
+}
