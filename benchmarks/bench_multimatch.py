@@ -166,11 +166,15 @@ def archive_10k(quick: bool, full: bool) -> list[str]:
     subset = arch.subset(np.arange(sub))
     sub_pairs = sub * (sub + 1) // 2
     res = {}
+    # Best of 3 wall-clock times: on a shared machine the other processes only ever slow a run down.
     for threads in (1, 2):
         multimatch_matrix(subset.subset(np.arange(50)), threads=threads)
-        with Timer() as t:
-            multimatch_matrix(subset, threads=threads)
-        res[threads] = t
+        for _ in range(1 if quick else 3):
+            with Timer() as t:
+                multimatch_matrix(subset, threads=threads)
+            if threads not in res or t.wall < res[threads].wall:
+                res[threads] = t
+        t = res[threads]
         print(f"  {sub} x {sub} matrix ({sub_pairs} pairs), {threads} thread(s): {t.wall:.2f} s wall, {t.cpu:.2f} s CPU", flush=True)
     rate1, rate2 = sub_pairs / res[1].wall, sub_pairs / res[2].wall
     rate1_cpu = sub_pairs / res[1].cpu
