@@ -73,7 +73,7 @@ fn fmin(a: f64, b: f64) -> f64 {
 }
 
 /// The cost table, stored by anti-diagonals: cell `(i, j)` lives in row `i + j + 1`, column
-/// `i + 1`, of a `(n + m) x (n + 2)` array. Row 0 and the cells around each diagonal's
+/// `i + 1`, of a `(n + m) x row_width(n)` array. Row 0 and the cells around each diagonal's
 /// stretch hold +inf, so every cell reads its three inputs without bounds checks.
 #[derive(Clone, Copy)]
 struct Costs<'a> {
@@ -91,7 +91,7 @@ impl Costs<'_> {
 /// M of cell `(i, j)` as stored by the last fill (same layout as [`Costs`]).
 #[inline(always)]
 pub(crate) fn stored_difference(ws: &Workspace, n: usize, i: usize, j: usize) -> f64 {
-    ws.diffs[(i + j + 1) * (n + 2) + i + 1]
+    ws.diffs[(i + j + 1) * row_width(n) + i + 1]
 }
 
 /// Fill the cumulative cost table D.
@@ -101,19 +101,26 @@ pub(crate) fn stored_difference(ws: &Workspace, n: usize, i: usize, j: usize) ->
 /// vectorisable loop: M (with its square roots) and the minima go several cells at a time.
 #[inline(always)]
 fn fill_costs_generic(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
+    const LANES: usize = 4;
     let (n, m) = (a.len(), b.len());
-    let width = n + 2;
+    let width = row_width(n);
     let rows = n + m;
     if ws.cost.len() < rows * width {
         ws.cost.resize(rows * width, 0.0);
         ws.diffs.resize(rows * width, 0.0);
     }
-    // b's vectors reversed, so that b[k - i] runs forwards as i does.
+    // a's vectors, and b's reversed (so that b[k - i] runs forwards as i does), each padded with
+    // LANES - 1 zeros: every diagonal then runs whole vectors, and the extra lanes land on cells
+    // that nothing reads (see `row_width`).
+    let pad = [0.0; LANES - 1];
     ws.mrow.clear();
-    ws.mrow.extend(b.lenx.iter().rev());
-    ws.mrow.extend(b.leny.iter().rev());
-    let (brx, bry) = ws.mrow.split_at(m);
-    let (alx, aly) = (&a.lenx[..n], &a.leny[..n]);
+    ws.mrow.extend(a.lenx.iter().chain(&pad));
+    ws.mrow.extend(a.leny.iter().chain(&pad));
+    ws.mrow.extend(b.lenx.iter().rev().chain(&pad));
+    ws.mrow.extend(b.leny.iter().rev().chain(&pad));
+    let (alx, rest) = ws.mrow.split_at(n + LANES - 1);
+    let (aly, rest) = rest.split_at(n + LANES - 1);
+    let (brx, bry) = rest.split_at(m + LANES - 1);
     let cost = &mut ws.cost[..rows * width];
     let diffs = &mut ws.diffs[..rows * width];
     let inf = f64::INFINITY;
@@ -121,17 +128,18 @@ fn fill_costs_generic(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
     cost[..width].fill(inf);
     cost[width] = inf;
     cost[width + 1] = 0.0;
-    cost[width + 2] = inf; // width = n + 2 >= 3
+    cost[width + 2] = inf;
     diffs[width + 1] = vector_difference(a, b, 0, 0);
     for k in 1..n + m - 1 {
         let lo = k.saturating_sub(m - 1);
         let hi = k.min(n - 1);
+        // Whole vectors: `len` rounded up to a multiple of LANES.
+        let len = (hi - lo + 1).div_ceil(LANES) * LANES;
         let (before, after) = cost.split_at_mut((k + 1) * width);
         let diag_row = &before[(k - 1) * width..k * width];
         let prev_row = &before[k * width..(k + 1) * width];
         let out = &mut after[..width];
         // Cells lo..=hi read prev_row[lo..=hi + 1] (up, left) and diag_row[lo..=hi].
-        let len = hi - lo + 1;
         let up = &prev_row[lo..lo + len];
         let left = &prev_row[lo + 1..lo + 1 + len];
         let dg = &diag_row[lo..lo + len];
@@ -151,10 +159,17 @@ fn fill_costs_generic(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
             dst[c] = fmin(fmin(up[c], left[c]), dg[c]) + w;
         }
         out[lo] = inf;
-        if hi + 2 < width {
-            out[hi + 2] = inf;
-        }
+        out[hi + 2] = inf;
     }
+}
+
+/// Row length of the anti-diagonal tables for `n` rows of saccades: column `i + 1` holds cell
+/// `i`, columns `lo` and `hi + 2` the +inf sentinels around a diagonal's stretch `lo..=hi`, and
+/// 3 more columns take the spare lanes of the last vector (at most `hi + 4 <= n + 3`). Later
+/// diagonals read a row only within `lo..=hi + 2`, so what the spare lanes write is never read.
+#[inline(always)]
+fn row_width(n: usize) -> usize {
+    n + 5
 }
 
 /// The same compiled for AVX2: 4 cells per instruction. Rust never fuses `dx * dx + dy * dy`
@@ -195,8 +210,8 @@ fn is_seed(cost: Costs, i: usize, j: usize) -> bool {
 /// Walk back from the last cell using the cost table; `false` when a tie needs the exact replay.
 fn backtrack_fast(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> bool {
     let (n, m) = (a.len(), b.len());
-    let cost = Costs { buf: &ws.cost, width: n + 2 };
-    let diffs = Costs { buf: &ws.diffs, width: n + 2 };
+    let cost = Costs { buf: &ws.cost, width: row_width(n) };
+    let diffs = Costs { buf: &ws.diffs, width: row_width(n) };
     let path = &mut ws.path;
     path.clear();
     let (mut i, mut j) = (n - 1, m - 1);
@@ -323,12 +338,18 @@ pub fn align(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
 }
 
 
+/// [`fill_costs`] alone, for the profiling test.
+#[doc(hidden)]
+pub fn fill_costs_for_profile(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
+    fill_costs(ws, a, b);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn costs<'a>(ws: &'a Workspace, a: &Saccades) -> Costs<'a> {
-        Costs { buf: &ws.cost, width: a.len() + 2 }
+        Costs { buf: &ws.cost, width: row_width(a.len()) }
     }
 
     /// Saccades with the given displacement vectors (positions and durations irrelevant here).
@@ -417,10 +438,4 @@ mod tests {
         align(&mut ws, &a, &a);
         assert_eq!(ws.path, vec![(0, 0)]);
     }
-}
-
-/// [`fill_costs`] alone, for the profiling test.
-#[doc(hidden)]
-pub fn fill_costs_for_profile(ws: &mut Workspace, a: &Saccades, b: &Saccades) {
-    fill_costs(ws, a, b);
 }
