@@ -162,10 +162,16 @@ pub fn pairs(archive: &PackedScanpaths, pairs: &[i64], p: &MultiMatchParams) -> 
     if pairs.len() % 2 != 0 {
         return invalid!("pairs must hold an even number of indices (P x 2), got {}", pairs.len());
     }
+    // Vectorise only the scanpaths the pairs name: a few pairs from a large archive stay cheap.
+    let mut needed = vec![false; archive.len()];
     for &k in pairs {
-        archive.check_index(k)?;
+        needed[archive.check_index(k)?] = true;
     }
-    let prepared = prepare_all(archive, p);
+    let prepared: Vec<Prepared> = needed
+        .par_iter()
+        .enumerate()
+        .map(|(i, &need)| if need { prepare(&archive.get(i), p) } else { Prepared::default() })
+        .collect();
     let mut out = vec![0.0; pairs.len() / 2 * 5];
     out.par_chunks_mut(5 * PAIRS_PER_TASK).zip(pairs.par_chunks(2 * PAIRS_PER_TASK)).for_each(|(o, ps)| {
         for (k, (slot, ij)) in o.chunks_exact_mut(5).zip(ps.chunks_exact(2)).enumerate() {
