@@ -24,6 +24,13 @@ from mcgip_fast.gaze import (
     read_table,
     render_heatmaps,
 )
+# similarity kernels
+from mcgip_fast.similarity.multimatch import (
+    multimatch,
+    multimatch_matrix,
+    multimatch_one_vs_many,
+    multimatch_pairs,
+)
 
 __all__ = [
     "__version__",
@@ -39,4 +46,9 @@ __all__ = [
     "read_remodnav",
     "read_table",
     "render_heatmaps",
+    # similarity kernels
+    "multimatch",
+    "multimatch_matrix",
+    "multimatch_one_vs_many",
+    "multimatch_pairs",
 ]
