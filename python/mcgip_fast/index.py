@@ -184,11 +184,11 @@ class BinaryIndex(_Base):
         threads: int | None = None,
     ) -> None:
         super().__init__()
-        kind = "flat" if exact else (kind or "multihash")
-        if kind not in ("flat", "multihash", "ivf", "hnsw"):
+        if kind not in (None, "flat", "multihash", "ivf", "hnsw"):
             raise ValueError(f"kind must be 'flat', 'multihash', 'ivf' or 'hnsw', got {kind!r}")
-        if exact and kind != "flat":
-            raise ValueError("exact=True uses kind='flat'")
+        if exact and kind not in (None, "flat"):
+            raise ValueError(f"exact=True uses kind='flat'; pass exact=False for kind={kind!r}")
+        kind = "flat" if exact else (kind or "multihash")
         self.exact = exact
         self.kind = kind
         self.nhash, self.nlist, self.nprobe = nhash, nlist, nprobe
