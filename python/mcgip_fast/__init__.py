@@ -22,3 +22,8 @@ __all__ = [
     "Scanpath",
     "ValidationReport",
 ]
+
+# ---- hashing family: FAISS retrieval (faiss is imported lazily, on first build/load)
+from mcgip_fast.index import BinaryIndex, FloatIndex, HuIndex  # noqa: E402
+
+__all__ += ["BinaryIndex", "FloatIndex", "HuIndex"]
