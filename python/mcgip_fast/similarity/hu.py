@@ -42,8 +42,7 @@ def _as_maps(heatmaps: np.ndarray, name: str = "heatmaps") -> np.ndarray:
         raise ValueError(f"{name} must be an (N, H, W) stack or one (H, W) map, got {arr.ndim} dimensions {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.dtype != np.uint8 and not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or infinity; moments need finite values")
+    # NaN / infinity are detected in Rust, inside the moment pass (no extra sweep here).
     return np.ascontiguousarray(arr)
 
 

@@ -19,6 +19,8 @@ use crate::error::Result;
 use crate::invalid;
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
+/// Weight rows are padded to a multiple of this many taps.
+pub const PAD: usize = 16;
 const SUPPORT: f64 = 3.0;
 
 #[inline]
@@ -40,16 +42,24 @@ fn lanczos(x: f64) -> f64 {
 }
 
 /// Fixed-point LANCZOS weights of one axis: output pixel `o` reads inputs `start[o]..start[o]+len[o]`
-/// with weights `weights[o*ksize .. o*ksize+len[o]]`.
+/// with weights `weights[o*stride .. o*stride+len[o]]`, followed by zeros up to the stride (a
+/// multiple of [`PAD`]) so that dot products run in whole vector blocks.
 #[derive(Debug, Clone)]
 pub struct AxisPlan {
     pub in_size: usize,
     pub out_size: usize,
     pub ksize: usize,
+    pub stride: usize,
     pub start: Vec<usize>,
     pub len: Vec<usize>,
     pub weights: Vec<i32>,
+    /// The same weights split as `hi·2^11 + lo` with `0 <= lo < 2^11`, both fitting i16, so
+    /// AVX2's 16-bit multiply-add can form the exact 32-bit dot product in two halves.
+    w_hi: Vec<i16>,
+    w_lo: Vec<i16>,
 }
+
+const SPLIT_BITS: u32 = 11;
 
 impl AxisPlan {
     pub fn new(in_size: usize, out_size: usize) -> Self {
@@ -58,9 +68,10 @@ impl AxisPlan {
         let filterscale = scale.max(1.0);
         let support = SUPPORT * filterscale;
         let ksize = support.ceil() as usize * 2 + 1;
+        let stride = ksize.div_ceil(PAD) * PAD;
         let mut start = Vec::with_capacity(out_size);
         let mut len = Vec::with_capacity(out_size);
-        let mut weights = vec![0i32; out_size * ksize];
+        let mut weights = vec![0i32; out_size * stride];
         let mut k = vec![0.0f64; ksize];
         let ss = 1.0 / filterscale;
         for xx in 0..out_size {
@@ -75,7 +86,7 @@ impl AxisPlan {
                 k[x] = w;
                 ww += w;
             }
-            let row = &mut weights[xx * ksize..xx * ksize + ksize];
+            let row = &mut weights[xx * stride..xx * stride + ksize];
             for x in 0..n {
                 let w = if ww != 0.0 { k[x] / ww } else { k[x] };
                 let scaled = w * (1u32 << PRECISION_BITS) as f64;
@@ -84,13 +95,30 @@ impl AxisPlan {
             start.push(xmin);
             len.push(n);
         }
-        AxisPlan { in_size, out_size, ksize, start, len, weights }
+        let w_hi = weights.iter().map(|&w| (w >> SPLIT_BITS) as i16).collect();
+        let w_lo = weights.iter().map(|&w| (w & ((1 << SPLIT_BITS) - 1)) as i16).collect();
+        AxisPlan { in_size, out_size, ksize, stride, start, len, weights, w_hi, w_lo }
     }
 
     #[inline(always)]
     fn taps(&self, o: usize) -> (usize, &[i32]) {
         let n = self.len[o];
-        (self.start[o], &self.weights[o * self.ksize..o * self.ksize + n])
+        (self.start[o], &self.weights[o * self.stride..o * self.stride + n])
+    }
+
+    /// Split weights rounded up to whole [`PAD`] blocks.
+    #[inline(always)]
+    fn split_taps_padded(&self, o: usize) -> (usize, &[i16], &[i16]) {
+        let n = self.len[o].div_ceil(PAD) * PAD;
+        let r = o * self.stride..o * self.stride + n;
+        (self.start[o], &self.w_hi[r.clone()], &self.w_lo[r])
+    }
+
+    /// Taps rounded up to whole [`PAD`] blocks (the extra weights are 0).
+    #[inline(always)]
+    fn taps_padded(&self, o: usize) -> (usize, &[i32]) {
+        let n = self.len[o].div_ceil(PAD) * PAD;
+        (self.start[o], &self.weights[o * self.stride..o * self.stride + n])
     }
 }
 
@@ -153,20 +181,21 @@ impl LanczosPlan {
                 return;
             }
         }
-        self.run_impl(img, out, scratch)
+        self.run_impl::<false>(img, out, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn run_avx2(&self, img: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
-        self.run_impl(img, out, scratch)
+        self.run_impl::<true>(img, out, scratch)
     }
 
+    /// `SIMD`: called from the AVX2 entry point (the horizontal dot products use AVX2 intrinsics).
     #[inline(always)]
-    fn run_impl(&self, img: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
+    fn run_impl<const SIMD: bool>(&self, img: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
         match (self.need_h, self.need_v) {
             (false, false) => out.copy_from_slice(img),
-            (true, false) => horizontal(img, self.in_w, 0, self.in_h, &self.horiz, out),
+            (true, false) => horizontal_core::<SIMD>(img, self.in_w, 0, 0, self.in_h, &self.horiz, out),
             (false, true) => vertical(img, self.in_w, 0, self.in_w, 0, &self.vert, out),
             (true, true) if !self.vertical_first => {
                 // Only the rows the vertical pass reads.
@@ -174,7 +203,7 @@ impl LanczosPlan {
                 let last = self.vert.start[self.out_h - 1] + self.vert.len[self.out_h - 1];
                 scratch.clear();
                 scratch.resize((last - first) * self.out_w, 0);
-                horizontal(img, self.in_w, first, last, &self.horiz, scratch);
+                horizontal_core::<SIMD>(img, self.in_w, 0, first, last, &self.horiz, scratch);
                 vertical(scratch, self.out_w, first, self.out_w, 0, &self.vert, out);
             }
             (true, true) => {
@@ -185,47 +214,85 @@ impl LanczosPlan {
                 scratch.clear();
                 scratch.resize(self.out_h * cols, 0);
                 vertical(img, self.in_w, 0, cols, first, &self.vert, scratch);
-                horizontal_shifted(scratch, cols, first, self.out_h, &self.horiz, out);
+                horizontal_core::<SIMD>(scratch, cols, first, 0, self.out_h, &self.horiz, out);
             }
         }
     }
 }
 
-/// Horizontal pass over input rows `row0..row1` into `out` ((row1−row0) × out_w).
+/// Horizontal pass over rows `row0..row1` of an image `w` wide whose column 0 is input column
+/// `col0`, into `out` ((row1 − row0) × out_w).
 #[inline(always)]
-fn horizontal(img: &[u8], in_w: usize, row0: usize, row1: usize, plan: &AxisPlan, out: &mut [u8]) {
-    horizontal_core(img, in_w, 0, row0, row1, plan, out)
-}
-
-/// Horizontal pass over an image whose column 0 is input column `col0`.
-#[inline(always)]
-fn horizontal_shifted(img: &[u8], w: usize, col0: usize, rows: usize, plan: &AxisPlan, out: &mut [u8]) {
-    horizontal_core(img, w, col0, 0, rows, plan, out)
-}
-
-#[inline(always)]
-fn horizontal_core(img: &[u8], w: usize, col0: usize, row0: usize, row1: usize, plan: &AxisPlan, out: &mut [u8]) {
+fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: usize, row1: usize, plan: &AxisPlan, out: &mut [u8]) {
     let ow = plan.out_size;
-    let mut row_i32 = vec![0i32; w];
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // Zero padding past the row end: padded taps read it with weight 0.
+        let mut row_i16 = vec![0i16; w + plan.stride];
+        for (r, y) in (row0..row1).enumerate() {
+            for (d, &s) in row_i16.iter_mut().zip(&img[y * w..(y + 1) * w]) {
+                *d = s as i16;
+            }
+            let dst = &mut out[r * ow..(r + 1) * ow];
+            for (o, slot) in dst.iter_mut().enumerate() {
+                let (start, hi, lo) = plan.split_taps_padded(o);
+                let px = &row_i16[start - col0..start - col0 + hi.len()];
+                // SAFETY: SIMD is only true inside the AVX2 entry point; the slices have equal,
+                // whole-block lengths.
+                *slot = clip8(unsafe { dot_split_avx2(px, hi, lo) });
+            }
+        }
+        return;
+    }
+    let mut row_i32 = vec![0i32; w + plan.stride];
     for (r, y) in (row0..row1).enumerate() {
-        let src = &img[y * w..(y + 1) * w];
-        for (d, &s) in row_i32.iter_mut().zip(src) {
+        for (d, &s) in row_i32.iter_mut().zip(&img[y * w..(y + 1) * w]) {
             *d = s as i32;
         }
         let dst = &mut out[r * ow..(r + 1) * ow];
         for (o, slot) in dst.iter_mut().enumerate() {
-            let (start, k) = plan.taps(o);
+            let (start, k) = plan.taps_padded(o);
             let px = &row_i32[start - col0..start - col0 + k.len()];
             *slot = clip8(dot(px, k));
         }
     }
 }
 
-/// Wrapping i32 dot product: exact whenever the true sum fits i32 (always here), in any order,
-/// which lets the compiler vectorise it.
+/// `ROUND + Σ px·(hi·2^11 + lo)` with 16-bit multiply-adds; exact, equal to [`dot`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_split_avx2(px: &[i16], hi: &[i16], lo: &[i16]) -> i32 {
+    use std::arch::x86_64::*;
+    let mut acc_hi = _mm256_setzero_si256();
+    let mut acc_lo = _mm256_setzero_si256();
+    let mut t = 0;
+    while t < px.len() {
+        let p = _mm256_loadu_si256(px.as_ptr().add(t) as *const __m256i);
+        let h = _mm256_loadu_si256(hi.as_ptr().add(t) as *const __m256i);
+        let l = _mm256_loadu_si256(lo.as_ptr().add(t) as *const __m256i);
+        acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(p, h));
+        acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(p, l));
+        t += PAD;
+    }
+    let total = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(acc_hi), acc_lo);
+    let mut lanes = [0i32; 8];
+    _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, total);
+    lanes.iter().fold(ROUND, |s, &v| s.wrapping_add(v))
+}
+
+/// Wrapping i32 dot product over whole blocks of [`PAD`]: exact whenever the true sum fits i32
+/// (always here), in any order, which lets the compiler vectorise it.
 #[inline(always)]
 fn dot(a: &[i32], b: &[i32]) -> i32 {
-    a.iter().zip(b).fold(ROUND, |acc, (&x, &y)| acc.wrapping_add(x.wrapping_mul(y)))
+    let mut acc = [0i32; PAD];
+    for (x, y) in a.chunks_exact(PAD).zip(b.chunks_exact(PAD)) {
+        let x: &[i32; PAD] = x.try_into().unwrap();
+        let y: &[i32; PAD] = y.try_into().unwrap();
+        for l in 0..PAD {
+            acc[l] = acc[l].wrapping_add(x[l].wrapping_mul(y[l]));
+        }
+    }
+    acc.iter().fold(ROUND, |s, &v| s.wrapping_add(v))
 }
 
 /// Vertical pass: output rows of `plan` over columns `col0..col0+cols` of an image `w` wide whose
