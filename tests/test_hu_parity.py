@@ -62,6 +62,7 @@ def cv2_hu(img: np.ndarray) -> np.ndarray:
 
 
 def _term_scales(t2: float, t3: float) -> np.ndarray:
+    t2, t3 = np.float64(t2), np.float64(t3)
     return np.array([t2, t2**2, t3**2, t3**2, t3**4, t2 * t3**2, t3**4])
 
 
@@ -73,10 +74,13 @@ def hu_tolerance(img: np.ndarray) -> np.ndarray:
     t3 = abs(m["nu30"]) + 3 * abs(m["nu12"]) + 3 * abs(m["nu21"]) + abs(m["nu03"])
     # Rounding noise of the normalised moments: what is left of mu_pq after the cancellation is
     # only known to ~1e-13 of the raw moments it came from.
-    m00 = abs(m["m00"]) or 1.0
+    m00 = np.float64(abs(m["m00"]))
+    if m00 <= np.finfo(float).eps:
+        return np.zeros(7)  # OpenCV then sets every nu to 0: Hu must be exactly 0
     e2 = 1e-13 * (abs(m["m20"]) + abs(m["m02"]) + abs(m["m11"])) / m00**2
     e3 = 1e-13 * (abs(m["m30"]) + abs(m["m21"]) + abs(m["m12"]) + abs(m["m03"])) / m00**2.5
-    noise = _term_scales(t2 + e2, t3 + e3) - _term_scales(t2, t3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise = np.nan_to_num(_term_scales(t2 + e2, t3 + e3) - _term_scales(t2, t3), nan=np.inf)
     self_gap = np.abs(cv2_hu(img.astype(np.float32)) - cv2_hu(img.astype(np.float64)))
     return 1e-9 * np.abs(ref) + 1e-9 * _term_scales(t2, t3) + noise + 2 * self_gap
 
