@@ -56,6 +56,13 @@ pub fn dhash_gray(data: &[u8], n: usize, h: usize, w: usize, hash_size: usize) -
     let plan = LanczosPlan::new(h, w, hash_size, hash_size + 1)?;
     let nb = code_bytes(hash_size);
     let mut out = vec![0u8; n * nb];
+    if n == 1 {
+        // No thread hand-off for a single image.
+        let mut small = vec![0u8; hash_size * (hash_size + 1)];
+        plan.run(data, &mut small, &mut Vec::new());
+        pack_bits(&small, hash_size, &mut out);
+        return Ok(out);
+    }
     out.par_chunks_mut(nb).zip(data.par_chunks(h * w)).for_each_init(
         || (vec![0u8; hash_size * (hash_size + 1)], Vec::new()),
         |(small, scratch), (code, img)| {

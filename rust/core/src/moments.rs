@@ -8,6 +8,8 @@
 //!
 //! Hu moments change with intensity scale, so [`Normalise`] makes the choice explicit.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -362,18 +364,20 @@ pub fn raw_moments_batch<T: Pixel>(data: &[T], n: usize, height: usize, width: u
     check_shape(data.len(), n, height, width)?;
     let cols = ColumnPowers::new(width);
     let per = height * width;
-    data.par_chunks(per)
-        .enumerate()
-        .map(|(i, img)| {
-            let mut m = raw_moments_with(img, width, &cols);
-            check_moments(&m, img, i)?;
-            let f = scale_factor(img, norm);
-            if f != 1.0 {
-                m.iter_mut().for_each(|v| *v *= f);
-            }
-            Ok(m)
-        })
-        .collect()
+    let one = |(i, img): (usize, &[T])| -> Result<RawMoments> {
+        let mut m = raw_moments_with(img, width, &cols);
+        check_moments(&m, img, i)?;
+        let f = scale_factor(img, norm);
+        if f != 1.0 {
+            m.iter_mut().for_each(|v| *v *= f);
+        }
+        Ok(m)
+    };
+    if n == 1 {
+        // No thread hand-off for a single map: the call costs what the map costs.
+        return Ok(vec![one((0, data))?]);
+    }
+    data.par_chunks(per).enumerate().map(one).collect()
 }
 
 /// Hu invariants of `n` maps (see [`raw_moments_batch`]); equal to `cv2.HuMoments(cv2.moments(img))`.
@@ -488,7 +492,8 @@ impl Prepared {
 /// the other side with contiguous loads, which the compiler vectorises.
 struct PreparedColumns {
     values: [Vec<f64>; 7],
-    counts: [Vec<bool>; 7],
+    /// All ones where the component counts, 0 where not: a bitwise AND keeps or zeroes a term.
+    masks: [Vec<u64>; 7],
     any_nonzero: Vec<bool>,
 }
 
@@ -496,7 +501,7 @@ impl PreparedColumns {
     fn new(p: &[Prepared]) -> Self {
         PreparedColumns {
             values: std::array::from_fn(|i| p.iter().map(|v| v.values[i]).collect()),
-            counts: std::array::from_fn(|i| p.iter().map(|v| v.counts[i]).collect()),
+            masks: std::array::from_fn(|i| p.iter().map(|v| if v.counts[i] { u64::MAX } else { 0 }).collect()),
             any_nonzero: p.iter().map(|v| v.any_nonzero).collect(),
         }
     }
@@ -505,46 +510,75 @@ impl PreparedColumns {
 /// One row `matchShapes(a, b[j])` for every j; same arithmetic as [`Prepared::compare`]
 /// (a component that does not count adds +0.0 to a non-negative sum, which changes nothing).
 #[inline(always)]
-fn match_row(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [f64]) {
-    row.iter_mut().for_each(|r| *r = 0.0);
-    for i in 0..7 {
-        if !a.counts[i] {
-            continue;
-        }
-        let va = a.values[i];
-        let (vb, cb) = (&b.values[i], &b.counts[i]);
-        match method {
-            MatchMethod::I1 | MatchMethod::I2 => {
-                for ((r, &v), &c) in row.iter_mut().zip(vb.iter()).zip(cb.iter()) {
-                    let t = (-va + v).abs();
-                    *r += if c { t } else { 0.0 };
-                }
+fn match_row(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [MaybeUninit<f64>]) {
+    // Blocks small enough to stay in L1 across the seven component passes; each output slot is
+    // written once (the output is never zero-filled first).
+    const BLOCK: usize = 512;
+    let mut buf = [0.0f64; BLOCK];
+    for (blk, chunk) in row.chunks_mut(BLOCK).enumerate() {
+        let j0 = blk * BLOCK;
+        let j1 = j0 + chunk.len();
+        let acc = &mut buf[..chunk.len()];
+        acc.iter_mut().for_each(|r| *r = 0.0);
+        for i in 0..7 {
+            if !a.counts[i] {
+                continue;
             }
-            MatchMethod::I3 => {
-                for ((r, &v), &c) in row.iter_mut().zip(vb.iter()).zip(cb.iter()) {
-                    let mmm = ((va - v) / va).abs();
-                    if c && *r < mmm {
-                        *r = mmm;
+            let va = a.values[i];
+            let (vb, mb) = (&b.values[i][j0..j1], &b.masks[i][j0..j1]);
+            match method {
+                MatchMethod::I1 | MatchMethod::I2 => {
+                    for ((r, &v), &m) in acc.iter_mut().zip(vb.iter()).zip(mb.iter()) {
+                        // A term that does not count becomes +0.0 (even if it is inf or NaN).
+                        let t = f64::from_bits((-va + v).abs().to_bits() & m);
+                        *r += t;
+                    }
+                }
+                MatchMethod::I3 => {
+                    for ((r, &v), &m) in acc.iter_mut().zip(vb.iter()).zip(mb.iter()) {
+                        let mmm = f64::from_bits(((va - v) / va).abs().to_bits() & m);
+                        // +0.0 never replaces a result (result < 0.0 is false): same as skipping.
+                        if *r < mmm {
+                            *r = mmm;
+                        }
                     }
                 }
             }
         }
-    }
-    for (r, &any) in row.iter_mut().zip(b.any_nonzero.iter()) {
-        if any != a.any_nonzero {
-            *r = f64::MAX;
+        for ((slot, &r), &any) in chunk.iter_mut().zip(acc.iter()).zip(b.any_nonzero[j0..j1].iter()) {
+            slot.write(if any != a.any_nonzero { f64::MAX } else { r });
         }
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn match_row_avx2(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [f64]) {
+unsafe fn match_row_avx2(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [MaybeUninit<f64>]) {
     match_row(a, b, method, row)
 }
 
 /// All pairs `matchShapes(a[i], b[j])`, row-major (len(a), len(b)); parallel over rows.
 pub fn match_shapes_matrix(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod) -> Result<Vec<f64>> {
+    let len = hu_a.len() * hu_b.len();
+    let mut out: Vec<f64> = Vec::with_capacity(len);
+    crate::hamming::advise_huge_pages(&mut out);
+    match_shapes_uninit(hu_a, hu_b, method, &mut out.spare_capacity_mut()[..len])?;
+    // SAFETY: match_shapes_uninit wrote every one of the `len` slots.
+    unsafe { out.set_len(len) };
+    Ok(out)
+}
+
+/// [`match_shapes_matrix`] into a caller's buffer of len(a)·len(b) (lets a caller reuse it).
+pub fn match_shapes_into(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod, out: &mut [f64]) -> Result<()> {
+    if out.len() != hu_a.len() * hu_b.len() {
+        return invalid!("out holds {} values, expected {} x {}", out.len(), hu_a.len(), hu_b.len());
+    }
+    // SAFETY: f64 and MaybeUninit<f64> share a layout, and only initialised f64 are written.
+    let out = unsafe { &mut *(out as *mut [f64] as *mut [MaybeUninit<f64>]) };
+    match_shapes_uninit(hu_a, hu_b, method, out)
+}
+
+fn match_shapes_uninit(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod, out: &mut [MaybeUninit<f64>]) -> Result<()> {
     if hu_a.is_empty() || hu_b.is_empty() {
         return invalid!("match_shapes needs at least one Hu vector on each side, got {} and {}", hu_a.len(), hu_b.len());
     }
@@ -555,7 +589,6 @@ pub fn match_shapes_matrix(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod) -> Res
     let pb: Vec<Prepared> = hu_b.iter().map(|h| Prepared::new(h, method)).collect();
     let cols = PreparedColumns::new(&pb);
     let m = pb.len();
-    let mut out = vec![0.0f64; pa.len() * m];
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::arch::is_x86_feature_detected!("avx2");
     out.par_chunks_mut(m).zip(pa.par_iter()).for_each(|(row, a)| {
@@ -567,7 +600,7 @@ pub fn match_shapes_matrix(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod) -> Res
         }
         match_row(a, &cols, method, row)
     });
-    Ok(out)
+    Ok(())
 }
 
 /// matchShapes(a[ia[t]], b[ib[t]]) for a list of index pairs (candidate re-ranking); parallel.
