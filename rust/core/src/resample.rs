@@ -197,6 +197,11 @@ impl LanczosPlan {
             (false, false) => out.copy_from_slice(img),
             (true, false) => horizontal_core::<SIMD>(img, self.in_w, 0, 0, self.in_h, &self.horiz, out),
             (false, true) => vertical(img, self.in_w, 0, self.in_w, 0, &self.vert, out),
+            #[cfg(target_arch = "x86_64")]
+            (true, true) if !self.vertical_first && SIMD => {
+                // SAFETY: SIMD is only true inside the AVX2 entry point.
+                unsafe { self.hfirst_transposed_avx2(img, out) };
+            }
             (true, true) if !self.vertical_first => {
                 // Only the rows the vertical pass reads.
                 let first = self.vert.start[0];
@@ -220,6 +225,55 @@ impl LanczosPlan {
     }
 }
 
+impl LanczosPlan {
+    /// Horizontal then vertical, with the uint8 intermediate kept transposed (one i16 column per
+    /// output column), so the vertical pass is contiguous dot products too. Same integers as
+    /// the row-major path, so the same bytes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn hfirst_transposed_avx2(&self, img: &[u8], out: &mut [u8]) {
+        const R: usize = 4;
+        let (w, ow, oh) = (self.in_w, self.out_w, self.out_h);
+        let (hz, vt) = (&self.horiz, &self.vert);
+        let first = vt.start[0];
+        let last = vt.start[oh - 1] + vt.len[oh - 1];
+        let nrows = last - first;
+        let cs = nrows + vt.stride;
+        // Columns padded to a multiple of R (zeros) so the last group of R columns is readable.
+        let mut cols = vec![0i16; ow.div_ceil(R) * R * cs];
+        let stride_row = w + hz.stride;
+        let mut rows_i16 = vec![0i16; R * stride_row];
+        let mut y = first;
+        while y < last {
+            let nr = (last - y).min(R);
+            for r in 0..nr {
+                let dst = &mut rows_i16[r * stride_row..r * stride_row + w];
+                for (d, &px) in dst.iter_mut().zip(&img[(y + r) * w..(y + r + 1) * w]) {
+                    *d = px as i16;
+                }
+            }
+            for o in 0..ow {
+                let (start, hi, lo) = hz.split_taps_padded(o);
+                let sums = dot4_split_avx2(&rows_i16, stride_row, start, hi, lo);
+                for r in 0..nr {
+                    cols[o * cs + (y - first + r)] = clip8(sums[r]) as i16;
+                }
+            }
+            y += nr;
+        }
+        for yy in 0..oh {
+            let (start, hi, lo) = vt.split_taps_padded(yy);
+            let at = start - first;
+            for c0 in (0..ow).step_by(R) {
+                let sums = dot4_split_avx2(&cols[c0 * cs..], cs, at, hi, lo);
+                for r in 0..R.min(ow - c0) {
+                    out[yy * ow + c0 + r] = clip8(sums[r]);
+                }
+            }
+        }
+    }
+}
+
 /// Horizontal pass over rows `row0..row1` of an image `w` wide whose column 0 is input column
 /// `col0`, into `out` ((row1 − row0) × out_w).
 #[inline(always)]
@@ -227,20 +281,33 @@ fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: us
     let ow = plan.out_size;
     #[cfg(target_arch = "x86_64")]
     if SIMD {
-        // Zero padding past the row end: padded taps read it with weight 0.
-        let mut row_i16 = vec![0i16; w + plan.stride];
-        for (r, y) in (row0..row1).enumerate() {
-            for (d, &s) in row_i16.iter_mut().zip(&img[y * w..(y + 1) * w]) {
-                *d = s as i16;
+        // Four rows at a time share each weight load and one horizontal reduction. Rows are
+        // i16 with zero padding past the end (padded taps read it with weight 0).
+        const R: usize = 4;
+        let stride_row = w + plan.stride;
+        let mut rows_i16 = vec![0i16; R * stride_row];
+        let mut y = row0;
+        while y < row1 {
+            let nr = (row1 - y).min(R);
+            for r in 0..R {
+                let dst = &mut rows_i16[r * stride_row..r * stride_row + w];
+                if r < nr {
+                    for (d, &s) in dst.iter_mut().zip(&img[(y + r) * w..(y + r + 1) * w]) {
+                        *d = s as i16;
+                    }
+                }
             }
-            let dst = &mut out[r * ow..(r + 1) * ow];
-            for (o, slot) in dst.iter_mut().enumerate() {
+            for o in 0..ow {
                 let (start, hi, lo) = plan.split_taps_padded(o);
-                let px = &row_i16[start - col0..start - col0 + hi.len()];
-                // SAFETY: SIMD is only true inside the AVX2 entry point; the slices have equal,
-                // whole-block lengths.
-                *slot = clip8(unsafe { dot_split_avx2(px, hi, lo) });
+                let at = start - col0;
+                // SAFETY: SIMD is only true inside the AVX2 entry point; every row slice holds
+                // `hi.len()` values from `at` (the zero padding covers the last block).
+                let sums = unsafe { dot4_split_avx2(&rows_i16, stride_row, at, hi, lo) };
+                for r in 0..nr {
+                    out[(y - row0 + r) * ow + o] = clip8(sums[r]);
+                }
             }
+            y += nr;
         }
         return;
     }
@@ -258,26 +325,48 @@ fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: us
     }
 }
 
-/// `ROUND + Σ px·(hi·2^11 + lo)` with 16-bit multiply-adds; exact, equal to [`dot`].
+/// `ROUND + Σ px·(hi·2^11 + lo)` for four rows (`rows[r·stride + at ..]`) sharing the weights,
+/// with 16-bit multiply-adds; exact, equal to [`dot`] on each row.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn dot_split_avx2(px: &[i16], hi: &[i16], lo: &[i16]) -> i32 {
+unsafe fn dot4_split_avx2(rows: &[i16], stride: usize, at: usize, hi: &[i16], lo: &[i16]) -> [i32; 4] {
     use std::arch::x86_64::*;
-    let mut acc_hi = _mm256_setzero_si256();
-    let mut acc_lo = _mm256_setzero_si256();
+    assert!(3 * stride + at + hi.len() <= rows.len());
+    let z = _mm256_setzero_si256();
+    let (mut h0, mut h1, mut h2, mut h3) = (z, z, z, z);
+    let (mut l0, mut l1, mut l2, mut l3) = (z, z, z, z);
+    let base = rows.as_ptr().add(at);
     let mut t = 0;
-    while t < px.len() {
-        let p = _mm256_loadu_si256(px.as_ptr().add(t) as *const __m256i);
+    while t < hi.len() {
         let h = _mm256_loadu_si256(hi.as_ptr().add(t) as *const __m256i);
         let l = _mm256_loadu_si256(lo.as_ptr().add(t) as *const __m256i);
-        acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(p, h));
-        acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(p, l));
+        let p0 = _mm256_loadu_si256(base.add(t) as *const __m256i);
+        let p1 = _mm256_loadu_si256(base.add(stride + t) as *const __m256i);
+        let p2 = _mm256_loadu_si256(base.add(2 * stride + t) as *const __m256i);
+        let p3 = _mm256_loadu_si256(base.add(3 * stride + t) as *const __m256i);
+        h0 = _mm256_add_epi32(h0, _mm256_madd_epi16(p0, h));
+        l0 = _mm256_add_epi32(l0, _mm256_madd_epi16(p0, l));
+        h1 = _mm256_add_epi32(h1, _mm256_madd_epi16(p1, h));
+        l1 = _mm256_add_epi32(l1, _mm256_madd_epi16(p1, l));
+        h2 = _mm256_add_epi32(h2, _mm256_madd_epi16(p2, h));
+        l2 = _mm256_add_epi32(l2, _mm256_madd_epi16(p2, l));
+        h3 = _mm256_add_epi32(h3, _mm256_madd_epi16(p3, h));
+        l3 = _mm256_add_epi32(l3, _mm256_madd_epi16(p3, l));
         t += PAD;
     }
-    let total = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(acc_hi), acc_lo);
-    let mut lanes = [0i32; 8];
-    _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, total);
-    lanes.iter().fold(ROUND, |s, &v| s.wrapping_add(v))
+    let t0 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h0), l0);
+    let t1 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h1), l1);
+    let t2 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h2), l2);
+    let t3 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h3), l3);
+    // Integer sums: any order is exact (wrapping), so a hadd tree is fine.
+    let s01 = _mm256_hadd_epi32(t0, t1);
+    let s23 = _mm256_hadd_epi32(t2, t3);
+    let s = _mm256_hadd_epi32(s01, s23);
+    let both = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+    let mut out = [0i32; 4];
+    _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, both);
+    out.iter_mut().for_each(|v| *v = v.wrapping_add(ROUND));
+    out
 }
 
 /// Wrapping i32 dot product over whole blocks of [`PAD`]: exact whenever the true sum fits i32
