@@ -453,6 +453,18 @@ mod tests {
     }
 
     #[test]
+    fn simd_and_scalar_paths_give_the_same_bytes() {
+        for (h, w, oh, ow) in [(224, 224, 8, 9), (300, 20, 8, 9), (20, 300, 16, 17), (7, 5, 8, 9), (1, 40, 3, 4), (97, 31, 5, 3)] {
+            let img: Vec<u8> = (0..h * w).map(|i| ((i * 2654435761usize) >> 7) as u8).collect();
+            let plan = LanczosPlan::new(h, w, oh, ow).unwrap();
+            let (mut a, mut b) = (vec![0u8; oh * ow], vec![0u8; oh * ow]);
+            plan.run(&img, &mut a, &mut Vec::new());
+            plan.run_impl::<false>(&img, &mut b, &mut Vec::new());
+            assert_eq!(a, b, "{h}x{w} -> {oh}x{ow}");
+        }
+    }
+
+    #[test]
     fn pass_order_rule() {
         assert!(!pillow13_vertical_first(224, 224, 9, 8));
         assert!(pillow13_vertical_first(16, 23, 9, 8));
