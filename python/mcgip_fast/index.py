@@ -166,7 +166,8 @@ class BinaryIndex(_Base):
             ``"hnsw"`` (no radius search).
         nhash: sub-hashes of ``IndexBinaryMultiHash`` (default: bits // 8, so any pair closer than
             ``nhash`` bits shares a sub-hash and is always found).
-        nlist, nprobe: ``IndexBinaryIVF`` lists (default ``4·sqrt(N)``) and lists probed (default 16).
+        nlist, nprobe: ``IndexBinaryIVF`` lists (default ``min(sqrt(N), 1024)``, trained on 40 codes
+            per list) and lists probed (default 16).
         hnsw_m, ef_search: ``IndexBinaryHNSW`` parameters.
         threads: OpenMP threads FAISS uses (None: FAISS's default).
     """
@@ -238,11 +239,16 @@ class BinaryIndex(_Base):
             nhash = self.nhash or max(1, bits // 8)
             index = faiss.IndexBinaryMultiHash(bits, nhash, bits // nhash)
         elif self.kind == "ivf":
-            nlist = self.nlist or max(1, min(n // 39, int(4 * np.sqrt(n))))
+            nlist = self.nlist or max(1, min(n // 39, int(np.sqrt(n)), 1024))
             # The Python object must outlive the index (FAISS does not own it here).
             self._quantizer = faiss.IndexBinaryFlat(bits)
             index = faiss.IndexBinaryIVF(self._quantizer, bits, nlist)
-            index.train(codes)
+            # k-means on a sample (40 codes per list) keeps training to seconds at a million codes.
+            sample = codes
+            if n > 40 * nlist:
+                pick = np.random.default_rng(0).choice(n, 40 * nlist, replace=False)
+                sample = codes[np.sort(pick)]
+            index.train(sample)
         else:
             index = faiss.IndexBinaryHNSW(bits, self.hnsw_m)
         index.add(codes)
