@@ -301,3 +301,15 @@ def test_bad_match_shapes_input_raises():
         H.mcgip_hu_similarity(np.ones((2, 2)), w=1.5)
     with pytest.raises(ValueError, match="out of range"):
         H.match_shapes_pairs(hu, hu, np.array([0]), np.array([3]))
+
+
+def test_match_shapes_into_reused_buffer(real_maps):
+    hu = H.hu_moments(real_maps[:12])
+    out = np.full((5, 7), np.nan)
+    got = H.match_shapes(hu[:5], hu[5:], "I2", out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, H.match_shapes(hu[:5], hu[5:], "I2"))
+    with pytest.raises(ValueError, match="shape"):
+        H.match_shapes(hu[:5], hu[5:], "I2", out=np.empty((7, 5)))
+    with pytest.raises(ValueError, match="float64"):
+        H.match_shapes(hu[:5], hu[5:], "I2", out=np.empty((5, 7), np.float32))
