@@ -67,7 +67,8 @@ def main(n: int, nq: int, k: int = 10) -> None:
 
     for label, index in (
         ("FAISS IndexBinaryFlat (exact)", BinaryIndex(exact=True)),
-        ("FAISS IndexBinaryMultiHash, nhash 8 x 8 bits", BinaryIndex(exact=False, kind="multihash")),
+        ("FAISS IndexBinaryMultiHash, nhash 4 x 16 bits (default at this size)", BinaryIndex(exact=False, kind="multihash", nhash=4)),
+        ("FAISS IndexBinaryMultiHash, nhash 8 x 8 bits", BinaryIndex(exact=False, kind="multihash", nhash=8)),
         ("FAISS IndexBinaryIVF, nprobe 16", BinaryIndex(exact=False, kind="ivf", nprobe=16)),
         ("FAISS IndexBinaryIVF, nprobe 64", BinaryIndex(exact=False, kind="ivf", nprobe=64)),
         ("FAISS IndexBinaryHNSW, M 16, efSearch 64", BinaryIndex(exact=False, kind="hnsw", hnsw_m=16, ef_search=64)),

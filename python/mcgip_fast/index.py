@@ -164,8 +164,9 @@ class BinaryIndex(_Base):
         exact: True for ``IndexBinaryFlat`` (exact k-NN and radius). False picks ``kind``.
         kind: approximate index when ``exact`` is False: ``"multihash"`` (default), ``"ivf"`` or
             ``"hnsw"`` (no radius search).
-        nhash: sub-hashes of ``IndexBinaryMultiHash`` (default: bits // 8, so any pair closer than
-            ``nhash`` bits shares a sub-hash and is always found).
+        nhash: sub-hashes of ``IndexBinaryMultiHash`` (default: ``bits // 8`` below 65,536 codes,
+            ``bits // 16`` from there on). Any pair closer than ``nhash`` bits shares a sub-hash
+            and is always found, so radius search is exact for ``r < nhash``.
         nlist, nprobe: ``IndexBinaryIVF`` lists (default ``min(sqrt(N), 1024)``, trained on 40 codes
             per list) and lists probed (default 16).
         hnsw_m, ef_search: ``IndexBinaryHNSW`` parameters.
@@ -236,7 +237,10 @@ class BinaryIndex(_Base):
         if self.kind == "flat":
             index = faiss.IndexBinaryFlat(bits)
         elif self.kind == "multihash":
-            nhash = self.nhash or max(1, bits // 8)
+            # 8-bit sub-hashes make buckets of n/256 codes: fine for small sets, far too big at a
+            # million; 16-bit ones keep buckets small there (and find every pair closer than nhash).
+            sub_bits = 8 if n < 1 << 16 else 16
+            nhash = self.nhash or max(1, bits // sub_bits)
             index = faiss.IndexBinaryMultiHash(bits, nhash, bits // nhash)
         elif self.kind == "ivf":
             nlist = self.nlist or max(1, min(n // 39, int(np.sqrt(n)), 1024))
