@@ -492,6 +492,9 @@ impl Prepared {
 /// the other side with contiguous loads, which the compiler vectorises.
 struct PreparedColumns {
     values: [Vec<f64>; 7],
+    /// Values with NaN where the component does not count (no input is NaN, so NaN marks it
+    /// without a second stream to read).
+    marked: [Vec<f64>; 7],
     /// All ones where the component counts, 0 where not: a bitwise AND keeps or zeroes a term.
     masks: [Vec<u64>; 7],
     any_nonzero: Vec<bool>,
@@ -503,6 +506,7 @@ impl PreparedColumns {
     fn new(p: &[Prepared]) -> Self {
         PreparedColumns {
             values: std::array::from_fn(|i| p.iter().map(|v| v.values[i]).collect()),
+            marked: std::array::from_fn(|i| p.iter().map(|v| if v.counts[i] { v.values[i] } else { f64::NAN }).collect()),
             masks: std::array::from_fn(|i| p.iter().map(|v| if v.counts[i] { u64::MAX } else { 0 }).collect()),
             any_nonzero: p.iter().map(|v| v.any_nonzero).collect(),
             any_bits: p.iter().map(|v| if v.any_nonzero { u64::MAX } else { 0 }).collect(),
@@ -512,6 +516,7 @@ impl PreparedColumns {
     fn slice(&self, from: usize, to: usize) -> Self {
         PreparedColumns {
             values: std::array::from_fn(|i| self.values[i][from..to].to_vec()),
+            marked: std::array::from_fn(|i| self.marked[i][from..to].to_vec()),
             masks: std::array::from_fn(|i| self.masks[i][from..to].to_vec()),
             any_nonzero: self.any_nonzero[from..to].to_vec(),
             any_bits: self.any_bits[from..to].to_vec(),
@@ -567,11 +572,9 @@ fn match_row(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [
 #[target_feature(enable = "avx2")]
 unsafe fn match_row_avx2(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [MaybeUninit<f64>]) {
     use std::arch::x86_64::*;
-    if method == MatchMethod::I3 {
-        return match_row(a, b, method, row);
-    }
-    // I1 / I2: four pairs per step, the counted components summed in ascending order, as the
-    // scalar code (a component that does not count adds +0.0, an identity here).
+    // Four pairs per step. I1 / I2: the counted components summed in ascending order, as the
+    // scalar code (a component that does not count adds +0.0, an identity here). I3: the running
+    // maximum replaced only when strictly smaller, as OpenCV.
     let counted: Vec<usize> = (0..7).filter(|&i| a.counts[i]).collect();
     let m = row.len();
     let full = m / 4 * 4;
@@ -582,12 +585,23 @@ unsafe fn match_row_avx2(a: &Prepared, b: &PreparedColumns, method: MatchMethod,
     let mut j = 0;
     while j < full {
         let mut acc = _mm256_setzero_pd();
-        for &i in &counted {
-            let va = _mm256_set1_pd(a.values[i]);
-            let v = _mm256_loadu_pd(b.values[i].as_ptr().add(j));
-            let mask = _mm256_loadu_pd(b.masks[i].as_ptr().add(j) as *const f64);
-            let t = _mm256_and_pd(_mm256_and_pd(_mm256_sub_pd(v, va), abs_mask), mask);
-            acc = _mm256_add_pd(acc, t);
+        if method == MatchMethod::I3 {
+            for &i in &counted {
+                let va = _mm256_set1_pd(a.values[i]);
+                let v = _mm256_loadu_pd(b.marked[i].as_ptr().add(j));
+                // NaN (component not counted on b's side) never compares greater: skipped.
+                let mmm = _mm256_and_pd(_mm256_div_pd(_mm256_sub_pd(va, v), va), abs_mask);
+                acc = _mm256_blendv_pd(acc, mmm, _mm256_cmp_pd::<_CMP_LT_OQ>(acc, mmm));
+            }
+        } else {
+            for &i in &counted {
+                let va = _mm256_set1_pd(a.values[i]);
+                let v = _mm256_loadu_pd(b.marked[i].as_ptr().add(j));
+                // Ordered (not NaN) = the component counts on b's side.
+                let mask = _mm256_cmp_pd::<_CMP_ORD_Q>(v, v);
+                let t = _mm256_and_pd(_mm256_and_pd(_mm256_sub_pd(v, va), abs_mask), mask);
+                acc = _mm256_add_pd(acc, t);
+            }
         }
         let b_any = _mm256_loadu_pd(b.any_bits.as_ptr().add(j) as *const f64);
         let differ = _mm256_xor_pd(a_any, b_any);
