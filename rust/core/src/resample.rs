@@ -141,20 +141,6 @@ pub struct LanczosPlan {
     need_h: bool,
     need_v: bool,
     vertical_first: bool,
-    /// The CPU has AVX-512 VNNI (fused 16-bit multiply-add-accumulate).
-    vnni: bool,
-}
-
-fn detect_vnni() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512vnni")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
 }
 
 /// Pillow 13's pass-order rule (see the module docs).
@@ -180,7 +166,6 @@ impl LanczosPlan {
             need_h: in_w != out_w,
             need_v: in_h != out_h,
             vertical_first: pillow13_vertical_first(in_w, in_h, out_w, out_h),
-            vnni: detect_vnni(),
         })
     }
 
@@ -190,11 +175,6 @@ impl LanczosPlan {
         debug_assert_eq!(out.len(), self.out_h * self.out_w);
         #[cfg(target_arch = "x86_64")]
         {
-            if self.vnni {
-                // SAFETY: AVX-512 VNNI (and AVX2) were detected when the plan was built.
-                unsafe { self.run_vnni(img, out, scratch) };
-                return;
-            }
             if std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: AVX2 is present (checked just above).
                 unsafe { self.run_avx2(img, out, scratch) };
@@ -202,13 +182,6 @@ impl LanczosPlan {
             }
         }
         self.run_impl::<false>(img, out, scratch)
-    }
-
-    /// The AVX2 path compiled with VNNI enabled, so the VNNI dot products inline into it.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512bw,avx512vnni")]
-    unsafe fn run_vnni(&self, img: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
-        self.run_impl::<true>(img, out, scratch)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -222,7 +195,7 @@ impl LanczosPlan {
     fn run_impl<const SIMD: bool>(&self, img: &[u8], out: &mut [u8], scratch: &mut Vec<u8>) {
         match (self.need_h, self.need_v) {
             (false, false) => out.copy_from_slice(img),
-            (true, false) => horizontal_core::<SIMD>(img, self.in_w, 0, 0, self.in_h, &self.horiz, out, self.vnni),
+            (true, false) => horizontal_core::<SIMD>(img, self.in_w, 0, 0, self.in_h, &self.horiz, out),
             (false, true) => vertical(img, self.in_w, 0, self.in_w, 0, &self.vert, out),
             #[cfg(target_arch = "x86_64")]
             (true, true) if !self.vertical_first && SIMD => {
@@ -235,7 +208,7 @@ impl LanczosPlan {
                 let last = self.vert.start[self.out_h - 1] + self.vert.len[self.out_h - 1];
                 scratch.clear();
                 scratch.resize((last - first) * self.out_w, 0);
-                horizontal_core::<SIMD>(img, self.in_w, 0, first, last, &self.horiz, scratch, self.vnni);
+                horizontal_core::<SIMD>(img, self.in_w, 0, first, last, &self.horiz, scratch);
                 vertical(scratch, self.out_w, first, self.out_w, 0, &self.vert, out);
             }
             (true, true) => {
@@ -246,7 +219,7 @@ impl LanczosPlan {
                 scratch.clear();
                 scratch.resize(self.out_h * cols, 0);
                 vertical(img, self.in_w, 0, cols, first, &self.vert, scratch);
-                horizontal_core::<SIMD>(scratch, cols, first, 0, self.out_h, &self.horiz, out, self.vnni);
+                horizontal_core::<SIMD>(scratch, cols, first, 0, self.out_h, &self.horiz, out);
             }
         }
     }
@@ -256,11 +229,8 @@ impl LanczosPlan {
     /// Horizontal then vertical, with the uint8 intermediate kept transposed (one i16 column per
     /// output column), so the vertical pass is contiguous dot products too. Same integers as
     /// the row-major path, so the same bytes.
-    ///
-    /// # Safety
-    /// AVX2 must be present; inlined into the AVX2 / VNNI entry points.
     #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
+    #[target_feature(enable = "avx2")]
     unsafe fn hfirst_transposed_avx2(&self, img: &[u8], out: &mut [u8]) {
         const R: usize = 4;
         let (w, ow, oh) = (self.in_w, self.out_w, self.out_h);
@@ -284,7 +254,7 @@ impl LanczosPlan {
             }
             for o in 0..ow {
                 let (start, hi, lo) = hz.split_taps_padded(o);
-                let sums = dot4(self.vnni, &rows_i16, stride_row, start, hi, lo);
+                let sums = dot4_split_avx2(&rows_i16, stride_row, start, hi, lo);
                 for r in 0..nr {
                     cols[o * cs + (y - first + r)] = clip8(sums[r]) as i16;
                 }
@@ -295,7 +265,7 @@ impl LanczosPlan {
             let (start, hi, lo) = vt.split_taps_padded(yy);
             let at = start - first;
             for c0 in (0..ow).step_by(R) {
-                let sums = dot4(self.vnni, &cols[c0 * cs..], cs, at, hi, lo);
+                let sums = dot4_split_avx2(&cols[c0 * cs..], cs, at, hi, lo);
                 for r in 0..R.min(ow - c0) {
                     out[yy * ow + c0 + r] = clip8(sums[r]);
                 }
@@ -307,8 +277,7 @@ impl LanczosPlan {
 /// Horizontal pass over rows `row0..row1` of an image `w` wide whose column 0 is input column
 /// `col0`, into `out` ((row1 − row0) × out_w).
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: usize, row1: usize, plan: &AxisPlan, out: &mut [u8], vnni: bool) {
+fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: usize, row1: usize, plan: &AxisPlan, out: &mut [u8]) {
     let ow = plan.out_size;
     #[cfg(target_arch = "x86_64")]
     if SIMD {
@@ -333,7 +302,7 @@ fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: us
                 let at = start - col0;
                 // SAFETY: SIMD is only true inside the AVX2 entry point; every row slice holds
                 // `hi.len()` values from `at` (the zero padding covers the last block).
-                let sums = unsafe { dot4(vnni, &rows_i16, stride_row, at, hi, lo) };
+                let sums = unsafe { dot4_split_avx2(&rows_i16, stride_row, at, hi, lo) };
                 for r in 0..nr {
                     out[(y - row0 + r) * ow + o] = clip8(sums[r]);
                 }
@@ -356,88 +325,10 @@ fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: us
     }
 }
 
-/// [`dot4_split_avx2`], or its AVX-512 VNNI twin (fused multiply-add-accumulate) when the CPU has
-/// it; both are exact integer sums, so the result is the same.
-///
-/// # Safety
-/// AVX2 must be present (and VNNI when `vnni` is true); slices as for [`dot4_split_avx2`].
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-unsafe fn dot4(vnni: bool, rows: &[i16], stride: usize, at: usize, hi: &[i16], lo: &[i16]) -> [i32; 4] {
-    if vnni {
-        dot4_split_vnni(rows, stride, at, hi, lo)
-    } else {
-        dot4_split_avx2(rows, stride, at, hi, lo)
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,avx512f,avx512vl,avx512bw,avx512vnni")]
-#[inline]
-unsafe fn dot4_split_vnni(rows: &[i16], stride: usize, at: usize, hi: &[i16], lo: &[i16]) -> [i32; 4] {
-    use std::arch::x86_64::*;
-    assert!(3 * stride + at + hi.len() <= rows.len());
-    let z = _mm256_setzero_si256();
-    let (mut h0, mut h1, mut h2, mut h3) = (z, z, z, z);
-    let (mut l0, mut l1, mut l2, mut l3) = (z, z, z, z);
-    let base = rows.as_ptr().add(at);
-    let mut t = 0;
-    while t < hi.len() {
-        let h = _mm256_loadu_si256(hi.as_ptr().add(t) as *const __m256i);
-        let l = _mm256_loadu_si256(lo.as_ptr().add(t) as *const __m256i);
-        let p0 = _mm256_loadu_si256(base.add(t) as *const __m256i);
-        let p1 = _mm256_loadu_si256(base.add(stride + t) as *const __m256i);
-        let p2 = _mm256_loadu_si256(base.add(2 * stride + t) as *const __m256i);
-        let p3 = _mm256_loadu_si256(base.add(3 * stride + t) as *const __m256i);
-        h0 = _mm256_dpwssd_epi32(h0, p0, h);
-        l0 = _mm256_dpwssd_epi32(l0, p0, l);
-        h1 = _mm256_dpwssd_epi32(h1, p1, h);
-        l1 = _mm256_dpwssd_epi32(l1, p1, l);
-        h2 = _mm256_dpwssd_epi32(h2, p2, h);
-        l2 = _mm256_dpwssd_epi32(l2, p2, l);
-        h3 = _mm256_dpwssd_epi32(h3, p3, h);
-        l3 = _mm256_dpwssd_epi32(l3, p3, l);
-        t += PAD;
-    }
-    finish4(h0, l0, h1, l1, h2, l2, h3, l3)
-}
-
-/// `(hi << 11) + lo` per row, then each row's lanes summed (wrapping, exact) plus the rounding term.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn finish4(
-    h0: std::arch::x86_64::__m256i,
-    l0: std::arch::x86_64::__m256i,
-    h1: std::arch::x86_64::__m256i,
-    l1: std::arch::x86_64::__m256i,
-    h2: std::arch::x86_64::__m256i,
-    l2: std::arch::x86_64::__m256i,
-    h3: std::arch::x86_64::__m256i,
-    l3: std::arch::x86_64::__m256i,
-) -> [i32; 4] {
-    use std::arch::x86_64::*;
-    let t0 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h0), l0);
-    let t1 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h1), l1);
-    let t2 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h2), l2);
-    let t3 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h3), l3);
-    // Integer sums: any order is exact (wrapping), so a hadd tree is fine.
-    let s01 = _mm256_hadd_epi32(t0, t1);
-    let s23 = _mm256_hadd_epi32(t2, t3);
-    let s = _mm256_hadd_epi32(s01, s23);
-    let both = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
-    let mut out = [0i32; 4];
-    _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, both);
-    out.iter_mut().for_each(|v| *v = v.wrapping_add(ROUND));
-    out
-}
-
 /// `ROUND + Σ px·(hi·2^11 + lo)` for four rows (`rows[r·stride + at ..]`) sharing the weights,
 /// with 16-bit multiply-adds; exact, equal to [`dot`] on each row.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-#[inline]
 unsafe fn dot4_split_avx2(rows: &[i16], stride: usize, at: usize, hi: &[i16], lo: &[i16]) -> [i32; 4] {
     use std::arch::x86_64::*;
     assert!(3 * stride + at + hi.len() <= rows.len());
@@ -463,7 +354,19 @@ unsafe fn dot4_split_avx2(rows: &[i16], stride: usize, at: usize, hi: &[i16], lo
         l3 = _mm256_add_epi32(l3, _mm256_madd_epi16(p3, l));
         t += PAD;
     }
-    finish4(h0, l0, h1, l1, h2, l2, h3, l3)
+    let t0 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h0), l0);
+    let t1 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h1), l1);
+    let t2 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h2), l2);
+    let t3 = _mm256_add_epi32(_mm256_slli_epi32::<{ SPLIT_BITS as i32 }>(h3), l3);
+    // Integer sums: any order is exact (wrapping), so a hadd tree is fine.
+    let s01 = _mm256_hadd_epi32(t0, t1);
+    let s23 = _mm256_hadd_epi32(t2, t3);
+    let s = _mm256_hadd_epi32(s01, s23);
+    let both = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+    let mut out = [0i32; 4];
+    _mm_storeu_si128(out.as_mut_ptr() as *mut __m128i, both);
+    out.iter_mut().for_each(|v| *v = v.wrapping_add(ROUND));
+    out
 }
 
 /// Wrapping i32 dot product over whole blocks of [`PAD`]: exact whenever the true sum fits i32
@@ -558,10 +461,6 @@ mod tests {
             plan.run(&img, &mut a, &mut Vec::new());
             plan.run_impl::<false>(&img, &mut b, &mut Vec::new());
             assert_eq!(a, b, "{h}x{w} -> {oh}x{ow}");
-            let mut no_vnni = plan.clone();
-            no_vnni.vnni = false;
-            no_vnni.run(&img, &mut b, &mut Vec::new());
-            assert_eq!(a, b, "{h}x{w} -> {oh}x{ow} without VNNI");
         }
     }
 
