@@ -24,7 +24,10 @@ from mcgip_fast.gaze import (
     read_table,
     render_heatmaps,
 )
-# similarity kernels
+# similarity kernels and retrieval (faiss is imported lazily, on first build/load)
+from mcgip_fast.index import BinaryIndex, FloatIndex, HuIndex
+from mcgip_fast.similarity.dhash import bit_cosine, dhash, hamming, hamming_topk, hamming_within
+from mcgip_fast.similarity.hu import hu_moments, match_shapes, mcgip_hu_features, mcgip_hu_similarity
 from mcgip_fast.similarity.multimatch import (
     multimatch,
     multimatch_matrix,
@@ -46,7 +49,19 @@ __all__ = [
     "read_remodnav",
     "read_table",
     "render_heatmaps",
-    # similarity kernels
+    # similarity kernels and retrieval
+    "BinaryIndex",
+    "FloatIndex",
+    "HuIndex",
+    "bit_cosine",
+    "dhash",
+    "hamming",
+    "hamming_topk",
+    "hamming_within",
+    "hu_moments",
+    "match_shapes",
+    "mcgip_hu_features",
+    "mcgip_hu_similarity",
     "multimatch",
     "multimatch_matrix",
     "multimatch_one_vs_many",
