@@ -15,17 +15,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .pairs import npz_bytes
 from .schemes import TileResult
 
 WORKDIR_VERSION = 1
-_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 class WorkdirMismatchError(ValueError):
@@ -58,18 +56,6 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
-
-
-def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """An `.npz` with fixed timestamps, so equal arrays give byte-identical files (np.savez stamps the time)."""
-    buf = BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
-        for name, arr in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_TIME)
-            info.external_attr = 0o644 << 16
-            with z.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
-    return buf.getvalue()
 
 
 def _checksum(row: np.ndarray, col: np.ndarray, score: np.ndarray, counts: np.ndarray) -> str:
