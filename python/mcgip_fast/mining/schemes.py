@@ -154,6 +154,7 @@ class MultiMatchScheme:
 
     def tile(self, state: MultiMatchState, start: int, end: int, select: tuple[str, float], threads: int | None = None) -> TileResult:
         kind, value = select
+        state = _aligned(state)
         (row, col, score), scored, nan = _core.mining_multimatch_tile(
             state.offsets, state.x, state.y, state.duration, state.active, start, end,
             k=int(value) if kind == "topk" else None,
@@ -169,7 +170,16 @@ class MultiMatchScheme:
     def score_pairs(self, state: MultiMatchState, i: np.ndarray, j: np.ndarray, threads: int | None = None) -> np.ndarray:
         i = np.ascontiguousarray(i, dtype=np.int64)
         j = np.ascontiguousarray(j, dtype=np.int64)
+        state = _aligned(state)
         return _core.mining_multimatch_pairs(state.offsets, state.x, state.y, state.duration, i, j, threads=threads, **self._kw())
+
+
+def _aligned(state):
+    """Arrays unpickled by Dask can be unaligned views of a network buffer; Rust needs aligned, contiguous ones."""
+    for name, value in vars(state).items():
+        if isinstance(value, np.ndarray) and not (value.flags.c_contiguous and value.flags.aligned):
+            setattr(state, name, np.require(value, requirements=["C", "A"]).copy())
+    return state
 
 
 def make_scheme(scheme: str | Any, **options: Any):
