@@ -308,6 +308,69 @@ pub fn merge_topk(n: usize, k: usize, row: &[i64], col: &[i64], score: &[f64]) -
     Ok(out)
 }
 
+/// Select from a dense block of scores: rows `row_start..row_start + block.len() / n` against all
+/// `n` columns (a tile of a measure that scores whole rows at once, e.g. `matchShapes` or bit
+/// cosine). Self-pairs and inactive items are skipped; `upper_only` keeps only `j > i` (each
+/// unordered pair once, for symmetric measures under a threshold). Top-k is per row.
+pub fn select_block(block: &[f64], n: usize, row_start: usize, active: &[bool], select: Select, upper_only: bool) -> Result<TileEdges> {
+    if n == 0 || block.len() % n != 0 {
+        return invalid!("block of {} scores is not a whole number of rows of {n}", block.len());
+    }
+    let n_rows = block.len() / n;
+    if row_start + n_rows > n || active.len() != n {
+        return invalid!("block rows {row_start}..{} or active mask ({}) do not fit {n} items", row_start + n_rows, active.len());
+    }
+    match select {
+        Select::TopK(0) => return invalid!("k must be at least 1, got 0"),
+        Select::Above(t) if t.is_nan() => return invalid!("threshold must not be NaN"),
+        _ => {}
+    }
+    let rows: Vec<(Vec<(usize, f64)>, u64, u64)> = block
+        .par_chunks(n)
+        .enumerate()
+        .map(|(r, scores)| {
+            let i = row_start + r;
+            let (mut kept, mut scored, mut nan) = (Vec::new(), 0u64, 0u64);
+            if !active[i] {
+                return (kept, 0, 0);
+            }
+            let mut top = match select {
+                Select::TopK(k) => Some(TopK::new(k)),
+                Select::Above(_) => None,
+            };
+            let from = if upper_only { i + 1 } else { 0 };
+            for (j, &s) in scores.iter().enumerate().skip(from) {
+                if j == i || !active[j] {
+                    continue;
+                }
+                scored += 1;
+                if s.is_nan() {
+                    nan += 1;
+                    continue;
+                }
+                match (&mut top, select) {
+                    (Some(t), _) => t.push(s, j),
+                    (None, Select::Above(theta)) if s > theta => kept.push((j, s)),
+                    _ => {}
+                }
+            }
+            if let Some(t) = top {
+                kept = t.into_sorted();
+            }
+            (kept, scored, nan)
+        })
+        .collect();
+    let mut out = TileEdges::default();
+    for (r, (kept, scored, nan)) in rows.into_iter().enumerate() {
+        out.scored_pairs += scored;
+        out.nan_pairs += nan;
+        for (j, s) in kept {
+            out.push(row_start + r, j, s);
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +489,28 @@ mod tests {
         assert!(circulant_tile(5, 0..2, &active, Select::TopK(1), toy_score).is_err());
         assert!(merge_topk(3, 1, &[0], &[3], &[1.0]).is_err());
         assert!(merge_topk(3, 0, &[], &[], &[]).is_err());
+    }
+
+    #[test]
+    fn block_selection_equals_dense_rules() {
+        let n = 7;
+        let mut active = vec![true; n];
+        active[4] = false;
+        let block: Vec<f64> = (2..5).flat_map(|i| (0..n).map(move |j| if i == j { 9.0 } else { toy_score(i.min(j), i.max(j)) })).collect();
+        let want = dense_topk(n, 2, &active);
+        let e = select_block(&block, n, 2, &active, Select::TopK(2), false).unwrap();
+        for r in 2..5 {
+            let got: Vec<(usize, f64)> =
+                e.row.iter().zip(&e.col).zip(&e.score).filter(|((&a, _), _)| a as usize == r).map(|((_, &b), &s)| (b as usize, s)).collect();
+            assert_eq!(got, want[r], "row {r}");
+        }
+        let t = select_block(&block, n, 2, &active, Select::Above(0.5), true).unwrap();
+        for ((&a, &b), &s) in t.row.iter().zip(&t.col).zip(&t.score) {
+            assert!(b > a && s > 0.5 && active[b as usize]);
+        }
+        assert_eq!(t.scored_pairs, 3 + 2 + 0);
+        assert!(select_block(&block, 5, 0, &active, Select::TopK(1), false).is_err());
+        assert!(select_block(&block, n, 5, &active, Select::TopK(1), false).is_err());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use mcgip_core::multimatch::{self, MultiMatchParams};
 use mcgip_core::scanpath::PackedScanpaths;
 use mcgip_core::tiles::{self, Select, TileEdges};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -153,6 +153,29 @@ fn mining_merge_topk<'py>(
     Ok(edges_to_py(py, e))
 }
 
+/// Select from a dense (rows, n) block of scores starting at row `row_start` (self and inactive skipped).
+#[pyfunction]
+#[pyo3(signature = (block, row_start, active, k=None, threshold=None, upper_only=false, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn mining_select_block<'py>(
+    py: Python<'py>,
+    block: numpy::PyReadonlyArray2<'py, f64>,
+    row_start: usize,
+    active: PyReadonlyArray1<'py, bool>,
+    k: Option<usize>,
+    threshold: Option<f64>,
+    upper_only: bool,
+    threads: Option<usize>,
+) -> PyResult<(Edges<'py>, u64, u64)> {
+    let sel = select(k, threshold)?;
+    let n = block.shape()[1];
+    let b = block.as_slice().map_err(|_| PyValueError::new_err("block must be a C-contiguous 2-D array"))?;
+    let act = slice(&active, "active")?;
+    let e = detach(py, threads, || tiles::select_block(b, n, row_start, act, sel, upper_only))?;
+    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
+    Ok((edges_to_py(py, e), scored, nan))
+}
+
 /// Unordered pairs owned by rows row_start..row_end (a tile's work, for progress and ETA).
 #[pyfunction]
 fn mining_tile_pairs(n: usize, row_start: usize, row_end: usize) -> PyResult<u64> {
@@ -167,5 +190,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mining_multimatch_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(mining_merge_topk, m)?)?;
     m.add_function(wrap_pyfunction!(mining_tile_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(mining_select_block, m)?)?;
     Ok(())
 }
