@@ -60,6 +60,7 @@ def register(subparsers) -> None:
     sch.add_argument("--hu-weight", type=float, help="hu official: weight w of Hu1 against M00 (default 0.5)")
     sch.add_argument("--hash-size", type=int, help="dhash: hash size (default 8: 64-bit codes)")
     sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default: 32 for hu, 64 for dhash)")
+    sch.add_argument("--candidates", choices=("exact", "faiss"), help="hu/dhash: score every pair (exact; default) or only FAISS-retrieved candidates (approximate: faster on large archives, may miss pairs)")
     sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
 
     rule = p.add_argument_group("rule (which pairs are positive; self-pairs are always excluded)")
@@ -129,6 +130,7 @@ def scheme_options(args) -> dict:
         "hash_size": args.hash_size,
         "heatmap_size": args.heatmap_size,
         "prefilter": args.prefilter,
+        "candidates": args.candidates,
     }
     return {k: v for k, v in opts.items() if v is not None}
 

@@ -235,6 +235,8 @@ def mine(
         theta = None
         select = ("topk", int(rule.k))
     report.threshold = theta
+    if hasattr(scheme, "check_select"):
+        scheme.check_select(select[0])
 
     params = {
         **scheme.params(),
@@ -244,6 +246,8 @@ def mine(
         "self_pairs": "excluded",
         "skipped_items": len(report.skipped),
     }
+    if tile_rows is None and hasattr(scheme, "tile_rows_hint"):
+        tile_rows = scheme.tile_rows_hint(n)
     tiles = plan_tiles(n, tile_rows)
     report.tiles_total = len(tiles)
     wd = None
