@@ -36,8 +36,10 @@ def register(subparsers) -> None:
         help="gaze archive: a fixation table (.parquet, .csv, .tsv; one row per fixation, columns set by "
         "--image-col/--x-col/--y-col/--duration-col/--reader-col), a folder of multimatch-gaze fixation "
         "files (start_x, start_y, duration; one scanpath per file), an .npz of items (arrays 'ids' and "
-        "'heatmaps' or 'codes', for --scheme hu/dhash), or 'studyforrest' for the embedded real sample",
+        "'heatmaps' or 'codes', for --scheme hu/dhash), a REMoDNaV events file (*_events.tsv; fixations "
+        "cut into scanpaths by --segment), or 'studyforrest' for the embedded real sample",
     )
+    inp.add_argument("--segment", type=float, metavar="SECONDS", help="REMoDNaV input: cut the event stream into scanpaths of this many seconds (default: the reader's)")
     inp.add_argument("--screen", nargs=2, type=float, metavar=("W", "H"), help="screen size in pixels (needed by multimatch unless the data layer knows it)")
     inp.add_argument("--image-col", default="image_id", help="table column with the image id (default: image_id)")
     inp.add_argument("--x-col", default="x", help="table column with x in screen pixels (default: x)")
@@ -111,6 +113,16 @@ def load_items(args):
             if kind is None or "ids" not in z:
                 raise ValueError(f"{path}: an items .npz holds 'ids' and 'heatmaps' or 'codes'; found {sorted(z.files)}")
             return ItemArrays(z["ids"], z[kind], kind)
+    if path.suffix.lower() in (".tsv", ".csv"):
+        header = path.open().readline().replace(",", "\t").strip().split("\t")
+        if "label" in header and "start_x" in header:
+            from mcgip_fast.gaze.readers import read_remodnav
+
+            return read_remodnav(path, segments=args.segment, screen=screen, **policies)
+        if "start_x" in header and args.image_col not in header:
+            from mcgip_fast.gaze.readers import read_fixation_files
+
+            return read_fixation_files([path], screen=screen, **policies)
     return GazeArchive.from_table(
         path, image_col=args.image_col, x_col=args.x_col, y_col=args.y_col, duration_col=args.duration_col,
         reader_col=args.reader_col, screen=screen, **policies,
