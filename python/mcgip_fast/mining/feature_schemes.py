@@ -6,8 +6,9 @@ is empty (no fixation on the map) are skipped and reported: their codes / moment
 and would otherwise pair with each other as "identical".
 
 Candidates:
-- ``candidates="exact"`` (default): every pair. dHash Hamming scans codes in Rust without a
-  dense block (`hamming_topk` / `hamming_within` per tile of rows); cosine and Hu score a block of
+- ``candidates="exact"`` (default): every pair. dHash Hamming top-k uses exact multi-index hashing
+  in Rust (`mcgip_core::tiles::MultiIndex`: equal to a full scan, ties included), the threshold
+  rule scans codes in Rust (`hamming_within` per tile of rows); cosine and Hu score a block of
   (tile rows x N), bounded to 64 MB, and select in Rust.
 - ``candidates="faiss"``: FAISS retrieval (`mcgip_fast.index`): `BinaryIndex` (multi-hash,
   approximate) for dHash Hamming, `HuIndex` (L1 on log-Hu, approximate HNSW, exact matchShapes
@@ -148,8 +149,8 @@ class DHashScheme(_HeatmapScheme):
         return state.data.shape[1] * 8
 
     def tile_rows_hint(self, n: int) -> int:
-        if self.method == "hamming":  # no dense block: Rust scans one row at a time
-            return int(max(64, math.ceil(n / 64)))
+        if self.method == "hamming":  # no dense block; each tile rebuilds the hash tables (~N x 16 bytes)
+            return int(max(256, math.ceil(n / 16)))
         return super().tile_rows_hint(n)
 
     def tile(self, state: FeatureState, start: int, end: int, select, threads=None) -> TileResult:
@@ -168,11 +169,8 @@ class DHashScheme(_HeatmapScheme):
                 i = i + start
                 scored = len(i)
             else:
-                # One extra neighbour so that dropping inactive partners rarely leaves a row short.
-                kk = min(k + int((~state.active).sum()), state.n - 1)
-                idx, dist = _core.hamming_topk(q, state.data, kk, start, threads)
-                i = np.repeat(np.arange(start, end, dtype=np.int64), kk)
-                j, d = idx.reshape(-1), dist.reshape(-1)
+                # Exact, by multi-index hashing (equal to a full scan, ties to the lower index).
+                i, j, d = _core.mining_hamming_topk(state.data, start, end, k, state.active, threads)
                 scored = int(state.active[start:end].sum()) * int(state.active.sum() - 1)
             keep = (i != j) & state.active[i] & state.active[j]
             i, j, s = i[keep], j[keep], 1.0 - d[keep].astype(np.float64) / bits

@@ -371,6 +371,169 @@ pub fn select_block(block: &[f64], n: usize, row_start: usize, active: &[bool], 
     Ok(out)
 }
 
+// ---------------------------------------------------------------- exact Hamming top-k by multi-index hashing
+
+/// Bits per substring table of [`MultiIndex`].
+const SUB_BITS: usize = 16;
+
+/// Exact Hamming k-nearest-neighbour search over binary codes by multi-index hashing
+/// (Norouzi et al., 2012): the code is cut into `m` substrings of 16 bits, each with its own table
+/// of bucket -> items. If two codes differ in `d <= m (r + 1) - 1` bits, some substring differs in at
+/// most `r` bits (pigeonhole), so probing every bucket within substring radius `r` finds every code
+/// within distance `m (r + 1) - 1`. A query grows `r` until its k-th best distance is covered, so
+/// the result equals a full scan, ties included (lower index first); a query whose neighbours are
+/// far falls back to scanning all codes. Clustered codes such as gaze-map dHashes rarely need it.
+pub struct MultiIndex {
+    codes: crate::hamming::PackedCodes,
+    m: usize,
+    /// Per table: bucket offsets (65537) and item ids sorted by bucket.
+    offsets: Vec<Vec<u32>>,
+    ids: Vec<Vec<u32>>,
+    /// Substring masks grouped by popcount: `masks[r]` flips exactly r bits.
+    masks: Vec<Vec<u16>>,
+}
+
+#[inline]
+fn substring(row: &[u64], t: usize) -> usize {
+    ((row[t / 4] >> (SUB_BITS * (t % 4))) & 0xFFFF) as usize
+}
+
+impl MultiIndex {
+    pub fn new(codes: &[u8], n_bytes: usize) -> Result<Self> {
+        let codes = crate::hamming::PackedCodes::new(codes, n_bytes)?;
+        if codes.n > u32::MAX as usize {
+            return invalid!("too many codes for one index ({})", codes.n);
+        }
+        let m = (n_bytes * 8).div_ceil(SUB_BITS);
+        let buckets = 1usize << SUB_BITS;
+        let (offsets, ids): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (0..m)
+            .into_par_iter()
+            .map(|t| {
+                let mut off = vec![0u32; buckets + 1];
+                for i in 0..codes.n {
+                    off[substring(codes.row(i), t) + 1] += 1;
+                }
+                for b in 0..buckets {
+                    off[b + 1] += off[b];
+                }
+                let mut next = off.clone();
+                let mut ids = vec![0u32; codes.n];
+                for i in 0..codes.n {
+                    let b = substring(codes.row(i), t);
+                    ids[next[b] as usize] = i as u32;
+                    next[b] += 1;
+                }
+                (off, ids)
+            })
+            .unzip();
+        let mut masks = vec![Vec::new(); SUB_BITS + 1];
+        for v in 0..buckets {
+            masks[(v as u32).count_ones() as usize].push(v as u16);
+        }
+        Ok(MultiIndex { codes, m, offsets, ids, masks })
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.n == 0
+    }
+
+    #[inline]
+    fn distance(&self, i: usize, j: usize) -> u32 {
+        self.codes.row(i).iter().zip(self.codes.row(j)).map(|(a, b)| (a ^ b).count_ones()).sum()
+    }
+
+    /// The k nearest active codes of query `i` (itself excluded), sorted by (distance, index).
+    /// `seen`/`stamp` is a per-thread scratch of `len()` generation marks.
+    fn query(&self, i: usize, k: usize, active: &[bool], seen: &mut [u32], stamp: &mut u32) -> Vec<(usize, u32)> {
+        *stamp = stamp.wrapping_add(1);
+        if *stamp == 0 {
+            seen.fill(0);
+            *stamp = 1;
+        }
+        let mark = *stamp;
+        let n = self.codes.n;
+        let mut top = TopK::new(k);
+        let mut examined = 0usize;
+        let q = self.codes.row(i);
+        let push = |j: usize, top: &mut TopK| {
+            if j != i && active[j] {
+                top.push(-(self.distance(i, j) as f64), j);
+            }
+        };
+        let mut covered_all = false;
+        'radius: for r in 0..=SUB_BITS {
+            for t in 0..self.m {
+                let base = substring(q, t);
+                for &mask in &self.masks[r] {
+                    let b = base ^ mask as usize;
+                    let (lo, hi) = (self.offsets[t][b] as usize, self.offsets[t][b + 1] as usize);
+                    for &j in &self.ids[t][lo..hi] {
+                        let j = j as usize;
+                        if seen[j] != mark {
+                            seen[j] = mark;
+                            examined += 1;
+                            push(j, &mut top);
+                        }
+                    }
+                }
+                // Probing is getting as dear as a scan: finish with one.
+                if examined > n / 2 {
+                    break 'radius;
+                }
+            }
+            // Every code within m (r + 1) - 1 bits has been seen.
+            let guaranteed = (self.m * (r + 1) - 1) as f64;
+            let full = top.heap.len() == k;
+            if full && top.heap.peek().is_some_and(|worst| -worst.score <= guaranteed) {
+                covered_all = true;
+                break;
+            }
+        }
+        if !covered_all {
+            for j in 0..n {
+                if seen[j] != mark {
+                    seen[j] = mark;
+                    push(j, &mut top);
+                }
+            }
+        }
+        top.into_sorted().into_iter().map(|(j, s)| (j, (-s) as u32)).collect()
+    }
+
+    /// Exact top-k of queries `rows` (indices into the indexed codes) among the other active
+    /// codes; rows with fewer than k active partners get what there is. Returns (row, col, dist).
+    pub fn topk(&self, rows: Range<usize>, k: usize, active: &[bool]) -> Result<(Vec<i64>, Vec<i64>, Vec<u32>)> {
+        if k == 0 {
+            return invalid!("k must be at least 1, got 0");
+        }
+        if rows.start > rows.end || rows.end > self.codes.n || active.len() != self.codes.n {
+            return invalid!("rows {}..{} or active mask ({}) do not fit {} codes", rows.start, rows.end, active.len(), self.codes.n);
+        }
+        let n = self.codes.n;
+        let results: Vec<Vec<(usize, u32)>> = rows
+            .clone()
+            .into_par_iter()
+            .map_init(
+                || (vec![0u32; n], 0u32),
+                |(seen, stamp), i| if active[i] { self.query(i, k, active, seen, stamp) } else { Vec::new() },
+            )
+            .collect();
+        let (mut r, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, res) in rows.zip(results) {
+            for (j, dist) in res {
+                r.push(i as i64);
+                c.push(j as i64);
+                d.push(dist);
+            }
+        }
+        Ok((r, c, d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -511,6 +674,46 @@ mod tests {
         assert_eq!(t.scored_pairs, 3 + 2 + 0);
         assert!(select_block(&block, 5, 0, &active, Select::TopK(1), false).is_err());
         assert!(select_block(&block, n, 5, &active, Select::TopK(1), false).is_err());
+    }
+
+    #[test]
+    fn multi_index_topk_equals_full_scan() {
+        // Clustered codes with many ties, several widths, some inactive items.
+        let mut s = 12345u64;
+        let mut rnd = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 33) as u8
+        };
+        for nb in [2usize, 5, 8, 16] {
+            let n = 400;
+            let protos: Vec<Vec<u8>> = (0..7).map(|_| (0..nb).map(|_| rnd()).collect()).collect();
+            let mut codes = Vec::new();
+            for _ in 0..n {
+                let p = &protos[rnd() as usize % protos.len()];
+                let flip = rnd() as usize % (nb * 8);
+                for (b, &v) in p.iter().enumerate() {
+                    codes.push(if b == flip / 8 { v ^ (1 << (flip % 8)) } else { v });
+                }
+            }
+            let mut active = vec![true; n];
+            active[3] = false;
+            active[10] = false;
+            let idx = MultiIndex::new(&codes, nb).unwrap();
+            for k in [1usize, 5, 40] {
+                let (r, c, d) = idx.topk(0..n, k, &active).unwrap();
+                for i in 0..n {
+                    let mut want: Vec<(u32, usize)> = (0..n)
+                        .filter(|&j| j != i && active[j] && active[i])
+                        .map(|j| ((0..nb).map(|t| (codes[i * nb + t] ^ codes[j * nb + t]).count_ones()).sum(), j))
+                        .collect();
+                    want.sort();
+                    want.truncate(k);
+                    let got: Vec<(u32, usize)> =
+                        (0..r.len()).filter(|&e| r[e] as usize == i).map(|e| (d[e], c[e] as usize)).collect();
+                    assert_eq!(got, want, "nb={nb} k={k} i={i}");
+                }
+            }
+        }
     }
 
     #[test]

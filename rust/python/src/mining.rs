@@ -176,6 +176,26 @@ fn mining_select_block<'py>(
     Ok((edges_to_py(py, e), scored, nan))
 }
 
+/// Exact Hamming top-k of rows row_start..row_end among all active codes (multi-index hashing):
+/// (row, col, distance), each row sorted by (distance, col).
+#[pyfunction]
+#[pyo3(signature = (codes, row_start, row_end, k, active, threads=None))]
+fn mining_hamming_topk<'py>(
+    py: Python<'py>,
+    codes: numpy::PyReadonlyArray2<'py, u8>,
+    row_start: usize,
+    row_end: usize,
+    k: usize,
+    active: PyReadonlyArray1<'py, bool>,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+    let nb = codes.shape()[1];
+    let c = codes.as_slice().map_err(|_| PyValueError::new_err("codes must be a C-contiguous (N, bytes) uint8 array"))?;
+    let act = slice(&active, "active")?;
+    let (r, cols, d) = detach(py, threads, || tiles::MultiIndex::new(c, nb)?.topk(row_start..row_end, k, act))?;
+    Ok((r.into_pyarray(py), cols.into_pyarray(py), d.into_pyarray(py)))
+}
+
 /// Unordered pairs owned by rows row_start..row_end (a tile's work, for progress and ETA).
 #[pyfunction]
 fn mining_tile_pairs(n: usize, row_start: usize, row_end: usize) -> PyResult<u64> {
@@ -191,5 +211,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mining_merge_topk, m)?)?;
     m.add_function(wrap_pyfunction!(mining_tile_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(mining_select_block, m)?)?;
+    m.add_function(wrap_pyfunction!(mining_hamming_topk, m)?)?;
     Ok(())
 }
