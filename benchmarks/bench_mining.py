@@ -31,7 +31,11 @@ def machine() -> str:
 
 
 def run_cli(args: list[str]) -> tuple[float, float, str]:
-    """Run `mcgip mine ARGS` in a child process: (wall seconds, peak RSS MiB, stderr)."""
+    """Run `mcgip mine ARGS` in a child process: (wall seconds, peak RSS MiB, stderr).
+
+    Also prints the child's CPU time (user + system): on a shared machine wall time depends on
+    the load, CPU time much less.
+    """
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "mcgip_fast.cli.main", "mine", *args], stderr=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -40,6 +44,7 @@ def run_cli(args: list[str]) -> tuple[float, float, str]:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"mcgip mine failed ({proc.returncode}):\n{err}")
+    print(f"  (child CPU time {usage.ru_utime + usage.ru_stime:.1f} s, load average {os.getloadavg()[0]:.1f})")
     return wall, usage.ru_maxrss / 1024, err
 
 

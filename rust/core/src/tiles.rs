@@ -514,13 +514,17 @@ impl MultiIndex {
             return invalid!("rows {}..{} or active mask ({}) do not fit {} codes", rows.start, rows.end, active.len(), self.codes.n);
         }
         let n = self.codes.n;
-        let results: Vec<Vec<(usize, u32)>> = rows
-            .clone()
-            .into_par_iter()
-            .map_init(
-                || (vec![0u32; n], 0u32),
-                |(seen, stamp), i| if active[i] { self.query(i, k, active, seen, stamp) } else { Vec::new() },
-            )
+        // One scratch per chunk of queries (map_init would allocate one per rayon split).
+        let queries: Vec<usize> = rows.clone().collect();
+        let results: Vec<Vec<(usize, u32)>> = queries
+            .par_chunks(256)
+            .flat_map_iter(|chunk| {
+                let (mut seen, mut stamp) = (vec![0u32; n], 0u32);
+                chunk
+                    .iter()
+                    .map(|&i| if active[i] { self.query(i, k, active, &mut seen, &mut stamp) } else { Vec::new() })
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let (mut r, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new());
         for (i, res) in rows.zip(results) {
