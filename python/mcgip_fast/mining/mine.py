@@ -174,8 +174,12 @@ def mine(
     Args:
         archive: a `GazeArchive` (scanpaths), or `ItemArrays` of heatmaps / dHash codes for ``hu`` and ``dhash``.
         scheme: ``"multimatch"``, ``"hu"`` or ``"dhash"`` (or a scheme object). Its options go in
-            `scheme_options`, e.g. ``{"weights": (0.1, 0.1, 0.1, 0.1, 0.6), "screen": (1920, 1080),
-            "grouping": True, "tdir": 45, "tdur": 0.1, "tamp": 160}`` for MultiMatch.
+            `scheme_options` (see `MultiMatchScheme`, `HuScheme`, `DHashScheme`), e.g.
+            ``{"weights": (0.1, 0.1, 0.1, 0.1, 0.6), "screen": (1920, 1080), "grouping": True,
+            "tdir": 45, "tdur": 0.1, "tamp": 160, "prefilter": None}`` for MultiMatch,
+            ``{"method": "I2" | "official", "weight": 0.5, "candidates": "exact" | "faiss"}`` for Hu,
+            ``{"method": "hamming" | "cosine", "hash_size": 8, "candidates": ...}`` for dHash.
+            Scores are always similarities (higher = more similar); see `mcgip_fast.mining.schemes`.
         rule: ``"threshold"`` (needs `threshold`; pairs with score > threshold), ``"topk"`` (needs `k`;
             union of each item's top-k), ``"mutual"`` (needs `k`; mutual top-k) or ``"percentile"``
             (needs `percentile` in (0, 100); threshold estimated from `sample_size` random pairs drawn with `seed`).
