@@ -11,8 +11,9 @@ Candidates:
   rule scans codes in Rust (`hamming_within` per tile of rows); cosine and Hu score a block of
   (tile rows x N), bounded to 64 MB, and select in Rust.
 - ``candidates="faiss"``: FAISS retrieval (`mcgip_fast.index`): `BinaryIndex` (multi-hash,
-  approximate) for dHash Hamming, `HuIndex` (L1 on log-Hu, approximate HNSW, exact matchShapes
-  re-rank) for Hu I1/I2/I3. Approximate: may miss pairs (recall is measured in the benchmarks).
+  approximate) for dHash Hamming, `HuIndex` (flat L1 on log-Hu features, exact matchShapes re-rank of
+  the candidates) for Hu I1/I2/I3. Approximate: may miss pairs, since L1 on log-Hu features only
+  approximates matchShapes (recall is measured in the benchmarks). Both indexes are deterministic.
 """
 
 from __future__ import annotations
@@ -279,7 +280,7 @@ class HuScheme(_HeatmapScheme):
 
         index = getattr(state, "_index", None)
         if index is None:
-            index = HuIndex(self.method, exact=False).build(state.data)
+            index = HuIndex(self.method, exact=True).build(state.data)  # flat L1: deterministic, unlike threaded HNSW builds
             state._index = index
         kind, value = select
         if kind == "topk":
