@@ -52,6 +52,80 @@ def multimatch_matrix_max_n() -> int:
 
 # ---------------------------------------------------------------- hashing family: moments, dHash, Hamming (rust/python/src/hashing.rs)
 
+MapArray = npt.NDArray[np.uint8] | npt.NDArray[np.float32] | npt.NDArray[np.float64]
+
+def raw_moments(maps: MapArray, normalise: str = "none", threads: int | None = None) -> npt.NDArray[np.float64]:
+    """(N, H, W) C-contiguous maps -> (N, 10) raw moments m00, m10, m01, m20, m11, m02, m30, m21, m12, m03."""
+
+def hu_moments(maps: MapArray, normalise: str = "none", threads: int | None = None) -> npt.NDArray[np.float64]:
+    """(N, H, W) C-contiguous maps -> (N, 7) Hu invariants, as cv2.HuMoments(cv2.moments(m))."""
+
+def match_shapes(
+    hu_a: npt.NDArray[np.float64], hu_b: npt.NDArray[np.float64], method: str = "I1", threads: int | None = None
+) -> npt.NDArray[np.float64]:
+    """(N, 7), (M, 7) Hu vectors -> (N, M) cv2.matchShapes values (method 'I1', 'I2' or 'I3')."""
+
+def match_shapes_pairs(
+    hu_a: npt.NDArray[np.float64],
+    hu_b: npt.NDArray[np.float64],
+    ia: npt.NDArray[np.int64],
+    ib: npt.NDArray[np.int64],
+    method: str = "I1",
+    threads: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """matchShapes(hu_a[ia[t]], hu_b[ib[t]]) for each t -> (len(ia),)."""
+
+def mcgip_hu_similarity(
+    features_a: npt.NDArray[np.float64], features_b: npt.NDArray[np.float64], w: float = 0.5, threads: int | None = None
+) -> npt.NDArray[np.float64]:
+    """(N, 2), (M, 2) rows of (M00, Hu1) -> (N, M) McGIP similarity 1 - (w d(Hu1) + (1-w) d(M00))."""
+
+def hu_log_features(hu: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """(N, 7) Hu -> (N, 7) sign(h) log10|h|, 0 where |h| <= 1e-5."""
+
+def lanczos_resize(image: npt.NDArray[np.uint8], out_h: int, out_w: int) -> npt.NDArray[np.uint8]:
+    """(H, W) uint8 -> (out_h, out_w) uint8, Pillow 13's Image.resize(..., LANCZOS), bit-exact."""
+
+def dhash_gray(images: npt.NDArray[np.uint8], hash_size: int = 8, threads: int | None = None) -> npt.NDArray[np.uint8]:
+    """(N, H, W) uint8 -> (N, ceil(hash_size^2 / 8)) packed dHash codes (imagehash-exact, MSB first)."""
+
+def dhash_rgb(images: npt.NDArray[np.uint8], hash_size: int = 8, threads: int | None = None) -> npt.NDArray[np.uint8]:
+    """(N, H, W, 3) uint8 RGB -> packed dHash codes, greyscaled as Pillow's convert('L')."""
+
+def hamming_matrix(
+    codes_a: npt.NDArray[np.uint8], codes_b: npt.NDArray[np.uint8], threads: int | None = None
+) -> npt.NDArray[np.uint32]:
+    """(N, B), (M, B) packed codes -> (N, M) Hamming distances."""
+
+def bit_cosine(
+    codes_a: npt.NDArray[np.uint8], codes_b: npt.NDArray[np.uint8], threads: int | None = None
+) -> npt.NDArray[np.float64]:
+    """(N, B), (M, B) packed codes -> (N, M) cosine between bit vectors (0 for an empty code)."""
+
+def hamming_topk(
+    queries: npt.NDArray[np.uint8],
+    base: npt.NDArray[np.uint8],
+    k: int,
+    self_offset: int | None = None,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """k nearest base codes per query -> ((Q, k) indices, (Q, k) distances), sorted by (distance, index).
+
+    self_offset=o: query i is base item o + i and is excluded (tiles of a self-join).
+    """
+
+def hamming_within(
+    queries: npt.NDArray[np.uint8],
+    base: npt.NDArray[np.uint8],
+    radius: int,
+    self_offset: int | None = None,
+    threads: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Sparse (i, j, dist) with dist <= radius (inclusive), sorted by i then j.
+
+    self_offset=o: query i is base item o + i; only pairs with j > o + i are kept.
+    """
+
 
 # ---------------------------------------------------------------- mining family (rust/python/src/mining.rs)
 
