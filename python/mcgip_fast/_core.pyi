@@ -12,6 +12,38 @@ def _panic_for_tests() -> None: ...
 
 # ---------------------------------------------------------------- heatmap family (rust/python/src/heatmap.rs)
 
+def render_heatmaps(
+    offsets: npt.NDArray[np.int64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    duration: npt.NDArray[np.float64],
+    height: int,
+    width: int,
+    ksize: int,
+    sigma: float,
+    weighting: str,
+    normalise: str,
+    outside: str,
+    scale_x: float,
+    scale_y: float,
+    single_precision: bool,
+    threads: int | None = None,
+    out: npt.NDArray[np.float32] | None = None,
+) -> tuple[npt.NDArray[np.float32], int]:
+    """One Gaussian map per scanpath, (n, height, width) float32, plus the count of fixations off the maps.
+
+    weighting: "duration" | "uniform" | "mark" (McGIP: pixel set to 1 once); normalise: "max" | "sum" |
+    "none"; outside: "skip" | "clamp"; ksize 0 = round(8 sigma + 1) | 1; sigma <= 0 = OpenCV's automatic
+    sigma for ksize. Equals cv2.GaussianBlur(impulses, (ksize, ksize), sigma, BORDER_REFLECT_101).
+    With `out` (C-contiguous float32, shape (n, height, width)) the maps are written there and `out` is returned.
+    """
+
+def gaussian_kernel(ksize: int, sigma: float) -> npt.NDArray[np.float64]:
+    """cv2.getGaussianKernel(ksize, sigma, CV_64F)."""
+
+def auto_ksize(sigma: float) -> int:
+    """cvRound(8 sigma + 1) | 1: OpenCV's kernel size for ksize=(0, 0) on a float image."""
+
 
 # ---------------------------------------------------------------- multimatch family (rust/python/src/multimatch.rs)
 
