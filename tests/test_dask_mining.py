@@ -57,3 +57,13 @@ def test_archive_is_scattered_once(client, monkeypatch):
     assert calls == [True]
     assert len(submitted) == 8 and all(isinstance(s, distributed.Future) for s in submitted)
     assert engines.ENGINES == ("local", "dask")
+
+
+def test_dask_heatmap_scheme_equals_local(client):
+    from mcgip_fast.data import load_studyforrest
+
+    a = load_studyforrest()
+    for scheme, opts in (("dhash", {"method": "hamming"}), ("hu", {"method": "I2"})):
+        local = mine(a, scheme, "topk", k=2, scheme_options=opts, tile_rows=16)
+        remote = mine(a, scheme, "topk", k=2, scheme_options=opts, tile_rows=16, engine="dask", scheduler=client)
+        assert remote == local
