@@ -221,3 +221,9 @@ def mining_select_block(
 
 def mining_tile_pairs(n: int, row_start: int, row_end: int) -> int:
     """Unordered pairs owned by rows row_start..row_end in the circulant split (a tile's work)."""
+
+def mining_hamming_topk(
+    codes: npt.NDArray[np.uint8], row_start: int, row_end: int, k: int, active: npt.NDArray[np.bool_], threads: int | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Exact Hamming top-k of rows row_start..row_end among the other active codes (multi-index
+    hashing; equal to a full scan, ties to the lower index): (row, col, distance)."""
