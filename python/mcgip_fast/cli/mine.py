@@ -61,7 +61,7 @@ def register(subparsers) -> None:
     sch.add_argument("--method", help="hu: I1, I2, I3 (cv2.matchShapes; score 1/(1+distance)) or official (McGIP's M00 + Hu1 score); dhash: hamming (score 1 - d/bits) or cosine (official)")
     sch.add_argument("--hu-weight", type=float, help="hu official: weight w of Hu1 against M00 (default 0.5)")
     sch.add_argument("--hash-size", type=int, help="dhash: hash size (default 8: 64-bit codes)")
-    sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default: 32 for hu, 64 for dhash)")
+    sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default 64; hu official then resizes to 32 x 32 as McGIP); multimatch --prefilter: feature maps SIZE x SIZE (default 32)")
     sch.add_argument("--candidates", choices=("exact", "faiss"), help="hu/dhash: score every pair (exact; default) or only FAISS-retrieved candidates (approximate: faster on large archives, may miss pairs)")
     sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
 
