@@ -58,6 +58,8 @@ def _pairwise_via_blocks(fn, data: np.ndarray, i: np.ndarray, j: np.ndarray, chu
 class _HeatmapScheme:
     symmetric = True
     candidates = "exact"
+    #: A top-k tile returns the final top-k of each of its rows (rows are scored against all items).
+    complete_rows = True
 
     def __init__(self, candidates: str = "exact", heatmap_size: int = 64) -> None:
         if candidates not in ("exact", "faiss"):

@@ -273,7 +273,9 @@ def mine(
     elif resume:
         raise ValueError("resume needs a work directory (workdir=...)")
 
-    acc = _HitsAccumulator() if select[0] == "above" else _TopKAccumulator(n, select[1], threads)
+    # Schemes whose tiles return each of their rows' final top-k need no merge across tiles.
+    complete_rows = getattr(scheme, "complete_rows", False)
+    acc = _HitsAccumulator() if select[0] == "above" or complete_rows else _TopKAccumulator(n, select[1], threads)
     total_work = sum(scheme.tile_work(state, a, b) for _, a, b in tiles)
     bar = _progress_bar(progress, total_work, f"{scheme.name} {rule.name}")
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
