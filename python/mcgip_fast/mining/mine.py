@@ -129,16 +129,21 @@ class _TopKAccumulator:
 
 
 class _HitsAccumulator:
+    """Edges of every tile, concatenated at the end (one column at a time, to keep the peak low)."""
+
     def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.columns: tuple[list, list, list] = ([], [], [])
 
     def add(self, r: TileResult) -> None:
-        self.parts.append((r.row, r.col, r.score))
+        for column, values in zip(self.columns, (r.row, r.col, r.score)):
+            column.append(values)
 
     def result(self):
-        if not self.parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return tuple(np.concatenate([p[q] for p in self.parts]) for q in range(3))
+        out = []
+        for column, dtype in zip(self.columns, (np.int64, np.int64, np.float64)):
+            out.append(np.concatenate(column) if column else np.zeros(0, dtype))
+            column.clear()
+        return tuple(out)
 
 
 def _progress_bar(enabled: bool, total: int, desc: str):
@@ -311,6 +316,7 @@ def mine(
             bar.close()
 
     row, col, score = acc.result()
+    del acc
     if isinstance(rule, MutualTopK):
         keys = row * n + col
         reverse = col * n + row
