@@ -168,3 +168,69 @@ def hamming_within(
 
 # ---------------------------------------------------------------- mining family (rust/python/src/mining.rs)
 
+_Edges = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+
+def mining_multimatch_tile(
+    offsets: npt.NDArray[np.int64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    duration: npt.NDArray[np.float64],
+    active: npt.NDArray[np.bool_],
+    row_start: int,
+    row_end: int,
+    screen: tuple[float, float],
+    grouping: bool,
+    tdir: float,
+    tdur: float,
+    tamp: float,
+    weights: list[float],
+    k: int | None = None,
+    threshold: float | None = None,
+    threads: int | None = None,
+) -> tuple[_Edges, int, int]:
+    """One tile (rows row_start..row_end, balanced circulant split) of all-pairs weighted MultiMatch.
+
+    Returns ((row, col, score) candidate edges, scored_pairs, nan_pairs). Pass k for top-k
+    candidates (both directions) or threshold for (min, max) pairs scoring above it."""
+
+def mining_multimatch_pairs(
+    offsets: npt.NDArray[np.int64],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    duration: npt.NDArray[np.float64],
+    i: npt.NDArray[np.int64],
+    j: npt.NDArray[np.int64],
+    screen: tuple[float, float],
+    grouping: bool,
+    tdir: float,
+    tdur: float,
+    tamp: float,
+    weights: list[float],
+    threads: int | None = None,
+) -> npt.NDArray[np.float64]:
+    """Weighted MultiMatch of explicit pairs, each scored as (min(i, j), max(i, j))."""
+
+def mining_merge_topk(
+    n: int, k: int, row: npt.NDArray[np.int64], col: npt.NDArray[np.int64], score: npt.NDArray[np.float64], threads: int | None = None
+) -> _Edges:
+    """Each row's top-k of candidate edges: sorted by row, best first, ties to the smaller column."""
+
+def mining_select_block(
+    block: npt.NDArray[np.float64],
+    row_start: int,
+    active: npt.NDArray[np.bool_],
+    k: int | None = None,
+    threshold: float | None = None,
+    upper_only: bool = False,
+    threads: int | None = None,
+) -> tuple[_Edges, int, int]:
+    """Top-k per row or pairs above a threshold from a dense (rows, n) block of scores."""
+
+def mining_tile_pairs(n: int, row_start: int, row_end: int) -> int:
+    """Unordered pairs owned by rows row_start..row_end in the circulant split (a tile's work)."""
+
+def mining_hamming_topk(
+    codes: npt.NDArray[np.uint8], row_start: int, row_end: int, k: int, active: npt.NDArray[np.bool_], threads: int | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
+    """Exact Hamming top-k of rows row_start..row_end among the other active codes (multi-index
+    hashing; equal to a full scan, ties to the lower index): (row, col, distance)."""

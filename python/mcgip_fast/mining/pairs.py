@@ -18,6 +18,21 @@ FORMAT_VERSION = 1
 _META_KEY = b"mcgip_fast.pairs"
 
 
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An `.npz` with fixed timestamps: equal arrays give byte-identical files (`np.savez` stamps the clock)."""
+    import zipfile
+    from io import BytesIO
+
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with z.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
 class PairsMismatchError(ValueError):
     """The pairs were made for another archive or manifest (ids or content differ)."""
 
@@ -61,6 +76,8 @@ class PositivePairs:
         if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n):
             raise ValueError(f"pair index out of range for {n} items")
         self._keys: np.ndarray | None = None
+        #: What the mining run did (`MiningReport`), when these pairs come from `mine()`; never saved.
+        self.report = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -90,15 +107,33 @@ class PositivePairs:
         if np.any(np.isnan(s)):
             raise ValueError(f"{int(np.isnan(s).sum())} edges have a NaN score")
         off = i != j
-        i, j, s = i[off], j[off], s[off]
+        # One int64 key per edge (i * n + j sorts like (i, j)) keeps the big temporaries few:
+        # mining can hand over tens of millions of edges.
+        if off.all():
+            key = i * n + j
+            mirror = j * n + i if symmetric else None
+        else:
+            key = i[off] * n + j[off]
+            mirror = j[off] * n + i[off] if symmetric else None
+            s = s[off]
+        del i, j, off
         if symmetric:
-            i, j, s = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([s, s])
-        # Sort by (i, j, -score) and keep the first of each (i, j): the best score.
-        order = np.lexsort((-s, j, i))
-        i, j, s = i[order], j[order], s[order]
-        first = np.ones(len(i), dtype=bool)
-        first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
-        i, j, s = i[first], j[first], s[first]
+            key = np.concatenate([key, mirror])
+            s = np.concatenate([s, s])
+        del mirror
+        # Sort by (key, -score) and keep the first of each key: the best score.
+        order = np.lexsort((-s, key))
+        key = key[order]
+        s = s[order]
+        del order
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        key = key[first]
+        s = s[first]
+        del first
+        i = key // max(n, 1)
+        j = key - i * n
+        del key
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
         return cls(ids, indptr, j, s, symmetric=symmetric, params=params, archive_hash=archive_hash)
@@ -189,14 +224,8 @@ class PositivePairs:
             table = table.replace_schema_metadata({_META_KEY: json.dumps(self._meta(), sort_keys=True).encode()})
             pq.write_table(table, tmp)
         elif path.suffix == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    indptr=self.indptr,
-                    indices=self.indices,
-                    scores=self.scores,
-                    meta=np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), dtype=np.uint8),
-                )
+            meta = np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), dtype=np.uint8)
+            tmp.write_bytes(npz_bytes({"indptr": self.indptr, "indices": self.indices, "scores": self.scores, "meta": meta}))
         else:
             raise ValueError(f"{path}: pairs files end in .parquet or .npz")
         tmp.replace(path)
