@@ -11,14 +11,11 @@ use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonly
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::args::{fill_out, slice};
 use crate::errors::detach;
 
 type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<u32>>);
 type Sparse<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>);
-
-fn slice<'a, T: Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
-}
 
 fn raw_generic<'py, T: Pixel + Element>(py: Python<'py>, maps: &Bound<'py, PyAny>, norm: Normalise, threads: Option<usize>) -> PyResult<Vec<moments::RawMoments>> {
     let arr: PyReadonlyArray3<T> = maps.extract()?;
@@ -82,14 +79,7 @@ fn match_shapes<'py>(
     let (a, b) = (hu_rows(&hu_a, "hu_a")?, hu_rows(&hu_b, "hu_b")?);
     let (n, m) = (a.len(), b.len());
     if let Some(out) = out {
-        if out.shape() != [n, m] {
-            return Err(PyValueError::new_err(format!("out must have shape ({n}, {m}), got {:?}", out.shape())));
-        }
-        {
-            let mut rw = out.try_readwrite().map_err(|e| PyValueError::new_err(format!("out is not writable: {e}")))?;
-            let buf = rw.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
-            detach(py, threads, || moments::match_shapes_into(&a, &b, method, buf))?;
-        }
+        fill_out(&out, &[n, m], |buf| detach(py, threads, || moments::match_shapes_into(&a, &b, method, buf)))?;
         return Ok(out);
     }
     let res = detach(py, threads, || moments::match_shapes_matrix(&a, &b, method))?;
@@ -170,15 +160,20 @@ fn packed(a: &PyReadonlyArray2<u8>, name: &str) -> PyResult<PackedCodes> {
     PackedCodes::new(slice(a, name)?, a.shape()[1]).map_err(crate::errors::to_pyerr)
 }
 
+/// Bytes per code, the same in both code matrices.
+fn code_width(codes_a: &PyReadonlyArray2<u8>, codes_b: &PyReadonlyArray2<u8>) -> PyResult<usize> {
+    let (wa, wb) = (codes_a.shape()[1], codes_b.shape()[1]);
+    if wa != wb {
+        return Err(PyValueError::new_err(format!("codes differ in width: {wa} vs {wb} bytes")));
+    }
+    Ok(wa)
+}
+
 #[pyfunction]
 #[pyo3(signature = (codes_a, codes_b, threads = None))]
 fn hamming_matrix<'py>(py: Python<'py>, codes_a: PyReadonlyArray2<u8>, codes_b: PyReadonlyArray2<u8>, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<u32>>> {
-    let (n, m) = (codes_a.shape()[0], codes_b.shape()[0]);
+    let (n, m, nb) = (codes_a.shape()[0], codes_b.shape()[0], code_width(&codes_a, &codes_b)?);
     let (a, b) = (slice(&codes_a, "codes_a")?, slice(&codes_b, "codes_b")?);
-    let nb = codes_a.shape()[1];
-    if codes_b.shape()[1] != nb {
-        return Err(PyValueError::new_err(format!("codes differ in width: {} vs {} bytes", nb, codes_b.shape()[1])));
-    }
     let out = detach(py, threads, || hamming::hamming_matrix(a, b, nb))?;
     out.into_pyarray(py).reshape([n, m])
 }
@@ -186,12 +181,8 @@ fn hamming_matrix<'py>(py: Python<'py>, codes_a: PyReadonlyArray2<u8>, codes_b: 
 #[pyfunction]
 #[pyo3(signature = (codes_a, codes_b, threads = None))]
 fn bit_cosine<'py>(py: Python<'py>, codes_a: PyReadonlyArray2<u8>, codes_b: PyReadonlyArray2<u8>, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let (n, m) = (codes_a.shape()[0], codes_b.shape()[0]);
+    let (n, m, nb) = (codes_a.shape()[0], codes_b.shape()[0], code_width(&codes_a, &codes_b)?);
     let (a, b) = (slice(&codes_a, "codes_a")?, slice(&codes_b, "codes_b")?);
-    let nb = codes_a.shape()[1];
-    if codes_b.shape()[1] != nb {
-        return Err(PyValueError::new_err(format!("codes differ in width: {} vs {} bytes", nb, codes_b.shape()[1])));
-    }
     let out = detach(py, threads, || hamming::bit_cosine_matrix(a, b, nb))?;
     out.into_pyarray(py).reshape([n, m])
 }
