@@ -15,6 +15,12 @@ fn edges_to_py(py: Python<'_>, e: TileEdges) -> Edges<'_> {
     (e.row.into_pyarray(py), e.col.into_pyarray(py), e.score.into_pyarray(py))
 }
 
+/// A tile's edges with its counts: ((row, col, score), scored_pairs, nan_pairs).
+fn tile_to_py(py: Python<'_>, e: TileEdges) -> (Edges<'_>, u64, u64) {
+    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
+    (edges_to_py(py, e), scored, nan)
+}
+
 fn select(k: Option<usize>, threshold: Option<f64>) -> PyResult<Select> {
     match (k, threshold) {
         (Some(k), None) => Ok(Select::TopK(k)),
@@ -65,8 +71,7 @@ fn mining_multimatch_tile<'py>(
             weighted(multimatch::multimatch_prepared(&prepared[a], &prepared[b], &p), &w)
         })
     })?;
-    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
-    Ok((edges_to_py(py, e), scored, nan))
+    Ok(tile_to_py(py, e))
 }
 
 /// Weighted MultiMatch of explicit pairs (i[p], j[p]), scored as (min, max) like the tiles.
@@ -149,8 +154,7 @@ fn mining_select_block<'py>(
     let b = slice(&block, "block")?;
     let act = slice(&active, "active")?;
     let e = detach(py, threads, || tiles::select_block(b, n, row_start, act, sel, upper_only))?;
-    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
-    Ok((edges_to_py(py, e), scored, nan))
+    Ok(tile_to_py(py, e))
 }
 
 /// Exact Hamming top-k of rows row_start..row_end among all active codes (multi-index hashing):
