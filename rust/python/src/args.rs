@@ -3,11 +3,14 @@
 use mcgip_core::multimatch::MultiMatchParams;
 use mcgip_core::scanpath::{PackedScanpaths, Scanpath};
 use numpy::ndarray::Dimension;
-use numpy::{Element, PyArray, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{Element, PyArray, PyArray1, PyArrayMethods, PyReadonlyArray, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 use crate::errors::to_pyerr;
+
+/// Sparse (i, j, distance) hits of the Hamming searches.
+pub type Sparse<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>);
 
 /// Borrow a numpy array's data; the Python wrappers make it C-contiguous first.
 pub fn slice<'a, T: Element, D: Dimension>(a: &'a PyReadonlyArray<'_, T, D>, name: &str) -> PyResult<&'a [T]> {

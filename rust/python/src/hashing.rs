@@ -11,11 +11,10 @@ use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonly
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::args::{fill_out, slice};
+use crate::args::{fill_out, slice, Sparse};
 use crate::errors::detach;
 
 type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<u32>>);
-type Sparse<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>);
 
 fn raw_generic<'py, T: Pixel + Element>(py: Python<'py>, maps: &Bound<'py, PyAny>, norm: Normalise, threads: Option<usize>) -> PyResult<Vec<moments::RawMoments>> {
     let arr: PyReadonlyArray3<T> = maps.extract()?;

@@ -6,7 +6,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntyped
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::args::{slice, MultiMatchArgs, PackedArg};
+use crate::args::{slice, MultiMatchArgs, PackedArg, Sparse};
 use crate::errors::detach;
 
 type Edges<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
@@ -169,7 +169,7 @@ fn mining_hamming_topk<'py>(
     k: usize,
     active: PyReadonlyArray1<'py, bool>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<Sparse<'py>> {
     let nb = codes.shape()[1];
     let c = slice(&codes, "codes")?;
     let act = slice(&active, "active")?;
