@@ -62,12 +62,17 @@ def _time(fn, repeat: int = 5) -> float:
     return min(t)
 
 
-def bench_mask(n: int, degree: int, batch: int, queue: int) -> dict:
+def _lookup_case(n: int, degree: int, batch: int, queue: int):
+    """A random positive graph, a batch of anchors and a queue (-1 = empty slot), and its look-up."""
     pairs = random_graph(n, degree)
     rng = np.random.default_rng(1)
     a = torch.from_numpy(rng.integers(0, n, batch))
     q = torch.from_numpy(rng.integers(-1, n, queue))
-    lookup = PositiveLookup.from_pairs(pairs)
+    return pairs, a, q, PositiveLookup.from_pairs(pairs)
+
+
+def bench_mask(n: int, degree: int, batch: int, queue: int) -> dict:
+    pairs, a, q, lookup = _lookup_case(n, degree, batch, queue)
     ours = _time(lambda: lookup.weights(a, q))
     # the dense matrix the official code needs (n x n); build it only where it fits
     dense = np.zeros((n, n), dtype=np.float32)
@@ -84,11 +89,7 @@ def bench_mask(n: int, degree: int, batch: int, queue: int) -> dict:
 
 def bench_lookup_only(n: int, degree: int, batch: int, queue: int) -> dict:
     """Our look-up at sizes where the dense matrix (n^2) and the Python loop are out of reach."""
-    pairs = random_graph(n, degree)
-    rng = np.random.default_rng(1)
-    a = torch.from_numpy(rng.integers(0, n, batch))
-    q = torch.from_numpy(rng.integers(-1, n, queue))
-    lookup = PositiveLookup.from_pairs(pairs)
+    _, a, q, lookup = _lookup_case(n, degree, batch, queue)
     return {"n": n, "degree": degree, "batch": batch, "queue": queue, "ours_s": _time(lambda: lookup.weights(a, q), 3)}
 
 

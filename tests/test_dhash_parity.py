@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from _helpers import opencv_heatmaps
+
 from mcgip_fast import _core
 from mcgip_fast.similarity.dhash import dhash, to_uint8
 
@@ -26,18 +28,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def render_heatmaps(folder: Path, shape=(72, 128), screen=(1280, 720), sigma=2.5, limit=None) -> np.ndarray:
-    """Duration-weighted fixation maps of the real scanpaths, blurred: (N, H, W) float32, peak 1."""
-    h, w = shape
-    maps = []
-    for f in sorted(folder.glob("*.tsv"))[:limit]:
-        fix = np.loadtxt(f, skiprows=1, ndmin=2)
-        m = np.zeros(shape, np.float32)
-        xs = np.clip((fix[:, 0] / screen[0] * w).astype(int), 0, w - 1)
-        ys = np.clip((fix[:, 1] / screen[1] * h).astype(int), 0, h - 1)
-        np.add.at(m, (ys, xs), fix[:, 2])
-        m = cv2.GaussianBlur(m, (0, 0), sigma)
-        maps.append((m / m.max()).astype(np.float32))
-    return np.stack(maps)
+    """The real scanpaths' maps, summed and blurred in float32."""
+    return opencv_heatmaps(folder, shape, screen, sigma, limit, accumulate=np.float32)
 
 
 def ref_codes(images: np.ndarray, hash_size: int = 8) -> np.ndarray:

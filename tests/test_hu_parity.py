@@ -13,8 +13,6 @@ pure rounding noise in both libraries), plus twice OpenCV's own float32-vs-float
 Raw moments (no cancellation) must agree to 1e-12 relative.
 """
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -22,29 +20,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from _helpers import opencv_heatmaps
+
 from mcgip_fast.similarity import hu as H
 
 RAW_KEYS = ["m00", "m10", "m01", "m20", "m11", "m02", "m30", "m21", "m12", "m03"]
 
 
-def render_heatmaps(folder: Path, shape=(72, 128), screen=(1280, 720), sigma=2.5) -> np.ndarray:
-    """Duration-weighted fixation maps of the real scanpaths, blurred: (N, H, W) float32, peak 1."""
-    h, w = shape
-    maps = []
-    for f in sorted(folder.glob("*.tsv")):
-        fix = np.loadtxt(f, skiprows=1, ndmin=2)
-        m = np.zeros(shape, np.float64)
-        xs = np.clip((fix[:, 0] / screen[0] * w).astype(int), 0, w - 1)
-        ys = np.clip((fix[:, 1] / screen[1] * h).astype(int), 0, h - 1)
-        np.add.at(m, (ys, xs), fix[:, 2])
-        m = cv2.GaussianBlur(m, (0, 0), sigma)
-        maps.append((m / m.max()).astype(np.float32))
-    return np.stack(maps)
-
-
 @pytest.fixture(scope="module")
 def real_maps(studyforrest_dir):
-    maps = render_heatmaps(studyforrest_dir / "fixvectors")
+    maps = opencv_heatmaps(studyforrest_dir / "fixvectors")
     assert maps.shape[0] == 60
     return maps
 

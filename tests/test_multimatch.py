@@ -180,7 +180,7 @@ def test_matrix_refuses_large_archives():
         multimatch_matrix(arch)
     # The Rust core refuses too, for callers that bypass the wrapper.
     with pytest.raises(ValueError, match="mining"):
-        mm_module._core.multimatch_matrix_packed(*arch.packed(), SCREEN, False, 0.0, 0.0, 0.0)
+        mm_module._core.multimatch_matrix_packed(arch.packed(), (SCREEN, False, 0.0, 0.0, 0.0))
 
 
 def test_scanpath_objects_and_identity():

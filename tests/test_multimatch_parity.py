@@ -162,33 +162,32 @@ def test_issue_46_scanpath_terminates(studyforrest_dir):
 
 # ------------------------------------------------------------------ the reference's crashes
 
+def assert_scores_where_reference_crashes(a, b, kw, error, match=None):
+    """The reference raises `error` on (a, b); we return finite scores equal to its documented fallback."""
+    with pytest.raises(error, match=match):
+        mmg.docomparison(
+            _record(a), _record(b), screensize=list(SCREEN), grouping=kw["grouping"], TDir=kw["tdir"], TDur=kw["tdur"], TAmp=kw["tamp"]
+        )
+    ref, err = reference(a, b, SCREEN, **kw)
+    assert err == error.__name__
+    ours = multimatch(a, b, SCREEN, **kw)
+    assert np.all(np.isfinite(ours))
+    assert_parity(ours, ref)
+
+
 
 def test_acos_crash_is_clamped():
     # Collinear saccades (0.1, 0.5) then (0.2, 1.0): numpy's cosine rounds to 1 + 2**-52.
     a = np.array([[100.0, 200.0, 0.2], [100.1, 200.5, 0.01], [100.29999999999998, 201.5, 0.2], [300.0, 300.0, 0.2]])
     b = np.array([[0.0, 0.0, 0.3], [50.0, 80.0, 0.2], [400.0, 100.0, 0.1], [420.0, 500.0, 0.3]])
-    kw = dict(grouping=True, tdir=10.0, tdur=0.05, tamp=0.0)
-    with pytest.raises(ValueError, match="math domain error"):
-        mmg.docomparison(_record(a), _record(b), screensize=list(SCREEN), grouping=True, TDir=10.0, TDur=0.05, TAmp=0.0)
-    ref, err = reference(a, b, SCREEN, **kw)
-    assert err == "ValueError"
-    ours = multimatch(a, b, SCREEN, **kw)
-    assert np.all(np.isfinite(ours))
-    assert_parity(ours, ref)
+    assert_scores_where_reference_crashes(a, b, dict(grouping=True, tdir=10.0, tdur=0.05, tamp=0.0), ValueError, "math domain error")
 
 
 def test_lone_short_saccade_is_kept():
     # Direction grouping merges both saccades of `a`; the one left is shorter than TAmp.
     a = np.array([[0.0, 0.0, 0.01], [10.0, 0.0, 0.01], [20.0, 0.0, 0.01]])
     b = np.array([[0.0, 0.0, 0.2], [100.0, 0.0, 0.2], [100.0, 100.0, 0.2], [300.0, 50.0, 0.2]])
-    kw = dict(grouping=True, tdir=45.0, tdur=0.3, tamp=146.8)
-    with pytest.raises(IndexError):
-        mmg.docomparison(_record(a), _record(b), screensize=list(SCREEN), grouping=True, TDir=45.0, TDur=0.3, TAmp=146.8)
-    ref, err = reference(a, b, SCREEN, **kw)
-    assert err == "IndexError"
-    ours = multimatch(a, b, SCREEN, **kw)
-    assert np.all(np.isfinite(ours))
-    assert_parity(ours, ref)
+    assert_scores_where_reference_crashes(a, b, dict(grouping=True, tdir=45.0, tdur=0.3, tamp=146.8), IndexError)
 
 
 def test_short_scanpaths_are_nan_like_reference():

@@ -1,9 +1,29 @@
 """Type stubs for the Rust extension `mcgip_fast._core` (hand-written; keep in step with rust/python/src)."""
 
+from typing import Protocol
+
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
+
+class _PackedColumns(Protocol):
+    """Anything with a packed archive's columns, e.g. a `GazeArchive`."""
+
+    offsets: npt.NDArray[np.int64]
+    x: npt.NDArray[np.float64]
+    y: npt.NDArray[np.float64]
+    duration: npt.NDArray[np.float64]
+
+#: A packed archive: `GazeArchive.packed()`'s (offsets int64, x, y, duration float64), or an object
+#: with those four attributes; C-contiguous.
+Packed = (
+    tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+    | _PackedColumns
+)
+
+#: MultiMatch parameters: (screen (width, height), grouping, tdir, tdur, tamp).
+MultiMatchParams = tuple[tuple[float, float], bool, float, float, float]
 
 def default_threads() -> int:
     """Threads rayon uses when a call passes `threads=None` (all cores)."""
@@ -13,10 +33,7 @@ def _panic_for_tests() -> None: ...
 # ---------------------------------------------------------------- heatmap family (rust/python/src/heatmap.rs)
 
 def render_heatmaps(
-    offsets: npt.NDArray[np.int64],
-    x: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
-    duration: npt.NDArray[np.float64],
+    archive: Packed,
     height: int,
     width: int,
     ksize: int,
@@ -47,34 +64,24 @@ def auto_ksize(sigma: float) -> int:
 
 # ---------------------------------------------------------------- multimatch family (rust/python/src/multimatch.rs)
 
-def multimatch_pair(
-    ax: npt.NDArray[np.float64], ay: npt.NDArray[np.float64], ad: npt.NDArray[np.float64],
-    bx: npt.NDArray[np.float64], by: npt.NDArray[np.float64], bd: npt.NDArray[np.float64],
-    screen: tuple[float, float], grouping: bool, tdir: float, tdur: float, tamp: float,
-) -> npt.NDArray[np.float64]:
-    """MultiMatch of one pair given as contiguous columns: (5,) vector, direction, length, position, duration."""
+_Columns = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
+def multimatch_pair(a: _Columns, b: _Columns, params: MultiMatchParams) -> npt.NDArray[np.float64]:
+    """MultiMatch of one pair, each given as contiguous columns (x, y, duration): (5,) vector,
+    direction, length, position, duration."""
 
 def multimatch_pairs_packed(
-    offsets: npt.NDArray[np.int64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-    duration: npt.NDArray[np.float64], pairs: npt.NDArray[np.int64],
-    screen: tuple[float, float], grouping: bool, tdir: float, tdur: float, tamp: float,
-    threads: int | None = None,
+    archive: Packed, pairs: npt.NDArray[np.int64], params: MultiMatchParams, threads: int | None = None
 ) -> npt.NDArray[np.float64]:
     """MultiMatch of (P, 2) index pairs into a packed archive: (P, 5)."""
 
 def multimatch_one_vs_many_packed(
-    offsets: npt.NDArray[np.int64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-    duration: npt.NDArray[np.float64], i: int,
-    screen: tuple[float, float], grouping: bool, tdir: float, tdur: float, tamp: float,
-    threads: int | None = None,
+    archive: Packed, i: int, params: MultiMatchParams, threads: int | None = None
 ) -> npt.NDArray[np.float64]:
     """MultiMatch of scanpath i against all scanpaths of a packed archive: (N, 5)."""
 
 def multimatch_matrix_packed(
-    offsets: npt.NDArray[np.int64], x: npt.NDArray[np.float64], y: npt.NDArray[np.float64],
-    duration: npt.NDArray[np.float64],
-    screen: tuple[float, float], grouping: bool, tdir: float, tdur: float, tamp: float,
-    threads: int | None = None,
+    archive: Packed, params: MultiMatchParams, threads: int | None = None
 ) -> npt.NDArray[np.float64]:
     """All pairs of a small packed archive (N <= multimatch_matrix_max_n()): (N, N, 5)."""
 
@@ -171,18 +178,11 @@ def hamming_within(
 _Edges = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
 
 def mining_multimatch_tile(
-    offsets: npt.NDArray[np.int64],
-    x: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
-    duration: npt.NDArray[np.float64],
+    archive: Packed,
     active: npt.NDArray[np.bool_],
     row_start: int,
     row_end: int,
-    screen: tuple[float, float],
-    grouping: bool,
-    tdir: float,
-    tdur: float,
-    tamp: float,
+    params: MultiMatchParams,
     weights: list[float],
     k: int | None = None,
     threshold: float | None = None,
@@ -194,17 +194,10 @@ def mining_multimatch_tile(
     candidates (both directions) or threshold for (min, max) pairs scoring above it."""
 
 def mining_multimatch_pairs(
-    offsets: npt.NDArray[np.int64],
-    x: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
-    duration: npt.NDArray[np.float64],
+    archive: Packed,
     i: npt.NDArray[np.int64],
     j: npt.NDArray[np.int64],
-    screen: tuple[float, float],
-    grouping: bool,
-    tdir: float,
-    tdur: float,
-    tamp: float,
+    params: MultiMatchParams,
     weights: list[float],
     threads: int | None = None,
 ) -> npt.NDArray[np.float64]:

@@ -484,19 +484,21 @@ class HuIndex(_Base):
         self._index = self._base_data
         return self
 
-    def _candidates(self, q_hu: np.ndarray, kc: int, self_join: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate pairs (query, item): FAISS pool + deficient items + brute force for deficient queries."""
+    def _candidates(self, q_hu: np.ndarray, search) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs (query, item): FAISS hits + deficient items + brute force for deficient queries.
+
+        ``search(features)`` runs the FAISS search for the fully-counting queries' log-Hu features
+        and returns (query row, position among the fully-counting items) of each hit.
+        """
         from mcgip_fast.similarity.hu import hu_log_features
 
         q_full = (np.abs(q_hu) > 1e-5).all(axis=1)
         parts_i, parts_j = [], []
         fq = np.flatnonzero(q_full)
         if fq.size and self._full_ids.size:
-            kk = min(kc, self._full_ids.size)
-            _, idx = self._float._index.search(np.ascontiguousarray(hu_log_features(q_hu[fq]), dtype=np.float32), kk)
-            keep = idx >= 0
-            parts_i.append(np.repeat(fq, kk).reshape(-1, kk)[keep])
-            parts_j.append(self._full_ids[idx[keep]])
+            rows, positions = search(np.ascontiguousarray(hu_log_features(q_hu[fq]), dtype=np.float32))
+            parts_i.append(fq[rows])
+            parts_j.append(self._full_ids[positions])
         if fq.size and self._deficient_ids.size:
             parts_i.append(np.repeat(fq, self._deficient_ids.size))
             parts_j.append(np.tile(self._deficient_ids, fq.size))
@@ -506,12 +508,7 @@ class HuIndex(_Base):
             parts_j.append(np.tile(np.arange(self.n, dtype=np.int64), dq.size))
         if not parts_i:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        ci = np.concatenate(parts_i).astype(np.int64)
-        cj = np.concatenate(parts_j).astype(np.int64)
-        if self_join:
-            keep = ci != cj
-            ci, cj = ci[keep], cj[keep]
-        return ci, cj
+        return np.concatenate(parts_i).astype(np.int64), np.concatenate(parts_j).astype(np.int64)
 
     def knn(self, k: int, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """k nearest Hu vectors per query by matchShapes as sparse ``(i, j, score)`` (score float64).
@@ -524,11 +521,17 @@ class HuIndex(_Base):
         self_join = queries is None
         q_hu = self._base_data if self_join else _as_hu(queries, "queries")
         k = _check_k(k, self.n - 1 if self_join else self.n)
-        kc = k * self.oversample + (1 if self_join else 0)
+        kc = min(k * self.oversample + (1 if self_join else 0), self._full_ids.size)
+
+        def search(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            _, idx = self._float._index.search(features, kc)
+            keep = idx >= 0
+            return np.repeat(np.arange(len(features)), kc).reshape(-1, kc)[keep], idx[keep]
+
         out_i, out_j, out_s = [], [], []
         for s in range(0, q_hu.shape[0], 4096):
             block = q_hu[s : s + 4096]
-            ci, cj = self._candidates(block, kc, False)
+            ci, cj = self._candidates(block, search)
             if self_join:
                 keep = cj != ci + s
                 ci, cj = ci[keep], cj[keep]
@@ -555,7 +558,7 @@ class HuIndex(_Base):
         For I1/I3 pass ``l1_radius`` explicitly (they are on other scales).
         ``queries=None``: pairs within the index, each once with ``i < j``.
         """
-        from mcgip_fast.similarity.hu import _as_hu, hu_log_features, match_shapes_pairs
+        from mcgip_fast.similarity.hu import _as_hu, match_shapes_pairs
 
         self._require_built()
         if not np.isfinite(r) or r < 0:
@@ -566,24 +569,12 @@ class HuIndex(_Base):
             l1_radius = r * (1 + 1e-5) + 1e-6
         self_join = queries is None
         q_hu = self._base_data if self_join else _as_hu(queries, "queries")
-        q_full = (np.abs(q_hu) > 1e-5).all(axis=1)
-        parts_i, parts_j = [], []
-        fq = np.flatnonzero(q_full)
-        if fq.size and self._full_ids.size:
-            lims, _, idx = self._float._index.range_search(np.ascontiguousarray(hu_log_features(q_hu[fq]), dtype=np.float32), float(l1_radius))
-            parts_i.append(np.repeat(fq, np.diff(lims.astype(np.int64))))
-            parts_j.append(self._full_ids[idx.astype(np.int64)])
-        if fq.size and self._deficient_ids.size:
-            parts_i.append(np.repeat(fq, self._deficient_ids.size))
-            parts_j.append(np.tile(self._deficient_ids, fq.size))
-        dq = np.flatnonzero(~q_full)
-        if dq.size:
-            parts_i.append(np.repeat(dq, self.n))
-            parts_j.append(np.tile(np.arange(self.n, dtype=np.int64), dq.size))
-        if not parts_i:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        ci = np.concatenate(parts_i).astype(np.int64)
-        cj = np.concatenate(parts_j).astype(np.int64)
+
+        def search(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            lims, _, idx = self._float._index.range_search(features, float(l1_radius))
+            return np.repeat(np.arange(len(features)), np.diff(lims.astype(np.int64))), idx.astype(np.int64)
+
+        ci, cj = self._candidates(q_hu, search)
         if self_join:
             keep = cj > ci
             ci, cj = ci[keep], cj[keep]

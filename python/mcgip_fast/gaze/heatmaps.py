@@ -125,9 +125,8 @@ def render_heatmaps(
         if out.shape != (len(archive), h, w):
             raise ValueError(f"out must have shape {(len(archive), h, w)}, got {out.shape}")
     sx, sy = _scales(scale, archive.screen, h, w)
-    offsets, x, y, duration = archive.packed()
     maps, outside = _core.render_heatmaps(
-        offsets, x, y, duration, h, w, 0 if ksize is None else int(ksize), float(sigma),
+        archive.packed(), h, w, 0 if ksize is None else int(ksize), float(sigma),
         weight, normalise, "skip", sx, sy, precision == "float32", _check_threads(threads), out,
     )
     if outside:
@@ -175,7 +174,7 @@ def mcgip_heatmaps(
     if isinstance(data, GazeArchive):
         archive = data
         screen = screen if screen is not None else archive.screen
-        offsets, x, y, duration = archive.packed()
+        packed = archive.packed()
     else:
         paths = [np.asarray(data, dtype=np.float64)] if isinstance(data, np.ndarray) and np.ndim(data) == 2 else [
             np.asarray(a, dtype=np.float64) for a in data
@@ -200,10 +199,10 @@ def mcgip_heatmaps(
         offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
         xy = np.concatenate(cleaned) if cleaned else np.zeros((0, 2))
         x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-        duration = np.ones(len(x))
+        packed = (offsets, x, y, np.ones(len(x)))
     sx, sy = _scales(None, screen, canvas, canvas)
     maps, _ = _core.render_heatmaps(
-        offsets, x, y, duration, canvas, canvas, int(ksize), 0.0, "mark", "max", "clamp", sx, sy, False,
+        packed, canvas, canvas, int(ksize), 0.0, "mark", "max", "clamp", sx, sy, False,
         _check_threads(threads),
     )
     return maps

@@ -148,6 +148,21 @@ def _check_blocks(table: _Table, keys: np.ndarray, ids: np.ndarray, what: str) -
         seen[k] = int(s)
 
 
+def _scanpath_keys(
+    table: _Table, image_col: str, reader_col: str | None, blocks: str
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Per row: image id, reader (None without `reader_col`) and scanpath key ("id" or "id|reader");
+    applies the `blocks` policy to the keys."""
+    ids = table.text(image_col)
+    readers = table.text(reader_col) if reader_col else None
+    keys = ids if readers is None else np.asarray([f"{i}|{r}" for i, r in zip(ids, readers)], dtype=object)
+    if blocks == "raise":
+        _check_blocks(table, keys, ids, "image id" if readers is None else "(image id, reader)")
+    elif blocks != "merge":
+        raise ValueError(f"blocks must be 'raise' or 'merge', got {blocks!r}")
+    return ids, readers, keys
+
+
 def read_table(
     source: TableSource,
     image_col: str = "image_id",
@@ -187,13 +202,7 @@ def read_table(
     """
     table = _load(source, sep)
     table.require(image_col, x_col, y_col, duration_col, reader_col, onset_col)
-    ids = table.text(image_col)
-    readers = table.text(reader_col) if reader_col else None
-    keys = ids if readers is None else np.asarray([f"{i}|{r}" for i, r in zip(ids, readers)], dtype=object)
-    if blocks == "raise":
-        _check_blocks(table, keys, ids, "image id" if readers is None else "(image id, reader)")
-    elif blocks != "merge":
-        raise ValueError(f"blocks must be 'raise' or 'merge', got {blocks!r}")
+    ids, readers, keys = _scanpath_keys(table, image_col, reader_col, blocks)
     onset = table.numeric(onset_col) if onset_col else None
     order, offsets, first = _group(keys, onset)
     rows = table.rows()[order]
@@ -423,13 +432,7 @@ def fixations_from_samples(
 
     table = _load(samples)
     table.require(image_col, t_col, x_col, y_col, reader_col)
-    ids_all = table.text(image_col)
-    readers_all = table.text(reader_col) if reader_col else None
-    keys = ids_all if readers_all is None else np.asarray([f"{i}|{r}" for i, r in zip(ids_all, readers_all)], dtype=object)
-    if blocks == "raise":
-        _check_blocks(table, keys, ids_all, "image id" if readers_all is None else "(image id, reader)")
-    elif blocks != "merge":
-        raise ValueError(f"blocks must be 'raise' or 'merge', got {blocks!r}")
+    ids_all, readers_all, keys = _scanpath_keys(table, image_col, reader_col, blocks)
     t = table.numeric(t_col) * (1000.0 if time_unit == "s" else 1.0)
     t_ms = np.rint(t)
     bad = ~np.isfinite(t) | (np.abs(t - t_ms) > 1e-6 * np.maximum(1.0, np.abs(t)))

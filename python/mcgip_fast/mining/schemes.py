@@ -186,8 +186,9 @@ class MultiMatchScheme:
             features = np.hstack([np.sqrt(w[:4].sum()) * spatial, np.sqrt(w[4]) * durs]).astype(np.float32)
         return MultiMatchState(offsets, x, y, d, np.ascontiguousarray(active), skipped, features)
 
-    def _kw(self) -> dict[str, Any]:
-        return dict(screen=self.screen, grouping=self.grouping, tdir=self.tdir, tdur=self.tdur, tamp=self.tamp, weights=list(self.weights))
+    def _multimatch_params(self) -> tuple:
+        """(screen, grouping, tdir, tdur, tamp), as the `_core` multimatch functions take them."""
+        return (self.screen, self.grouping, self.tdir, self.tdur, self.tamp)
 
     def tile(self, state: MultiMatchState, start: int, end: int, select: tuple[str, float], threads: int | None = None) -> TileResult:
         kind, value = select
@@ -195,11 +196,10 @@ class MultiMatchScheme:
         if self.prefilter is not None:
             return self._prefilter_tile(state, start, end, select, threads)
         (row, col, score), scored, nan = _core.mining_multimatch_tile(
-            state.offsets, state.x, state.y, state.duration, state.active, start, end,
+            state, state.active, start, end, self._multimatch_params(), list(self.weights),
             k=int(value) if kind == "topk" else None,
             threshold=float(value) if kind == "above" else None,
             threads=threads,
-            **self._kw(),
         )
         return TileResult(row, col, score, int(scored), int(nan))
 
@@ -244,7 +244,7 @@ class MultiMatchScheme:
         i = np.ascontiguousarray(i, dtype=np.int64)
         j = np.ascontiguousarray(j, dtype=np.int64)
         state = _aligned(state)
-        return _core.mining_multimatch_pairs(state.offsets, state.x, state.y, state.duration, i, j, threads=threads, **self._kw())
+        return _core.mining_multimatch_pairs(state, i, j, self._multimatch_params(), list(self.weights), threads=threads)
 
 
 def _aligned(state):

@@ -113,14 +113,17 @@ def _archive(archive: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
     )
 
 
-def _grouping(grouping: bool, tdir: float, tdur: float, tamp: float) -> tuple[bool, float, float, float]:
-    vals = []
+def _params(
+    screen: Any, grouping: bool, tdir: float, tdur: float, tamp: float, archive: GazeArchive | None = None
+) -> tuple[tuple[float, float], bool, float, float, float]:
+    """(screen, grouping, tdir, tdur, tamp), checked, as the `_core` multimatch functions take them."""
+    thresholds = []
     for label, v in (("tdir", tdir), ("tdur", tdur), ("tamp", tamp)):
         v = float(v)
         if math.isnan(v):
             raise ValueError(f"{label} must be a number, got NaN")
-        vals.append(v)
-    return (bool(grouping), *vals)
+        thresholds.append(v)
+    return (_screen(screen, archive), bool(grouping), *thresholds)
 
 
 def multimatch(
@@ -150,10 +153,8 @@ def multimatch(
     Raises:
         ValueError: on malformed scanpaths, non-finite values, or a bad screen.
     """
-    ax, ay, ad = _columns(a, "a")
-    bx, by, bd = _columns(b, "b")
-    g, tdir, tdur, tamp = _grouping(grouping, tdir, tdur, tamp)
-    return _core.multimatch_pair(ax, ay, ad, bx, by, bd, _screen(screen), g, tdir, tdur, tamp)
+    a_cols, b_cols = _columns(a, "a"), _columns(b, "b")
+    return _core.multimatch_pair(a_cols, b_cols, _params(screen, grouping, tdir, tdur, tamp))
 
 
 def multimatch_pairs(
@@ -186,10 +187,9 @@ def multimatch_pairs(
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"pairs must hold integer indices, got dtype {arr.dtype}")
     arr = np.ascontiguousarray(arr, dtype=np.int64)
-    g, tdir, tdur, tamp = _grouping(grouping, tdir, tdur, tamp)
-    return _core.multimatch_pairs_packed(
-        *_archive(archive), arr, _screen(screen, archive), g, tdir, tdur, tamp, _threads(threads)
-    )
+    packed = _archive(archive)
+    params = _params(screen, grouping, tdir, tdur, tamp, archive)
+    return _core.multimatch_pairs_packed(packed, arr, params, _threads(threads))
 
 
 def multimatch_one_vs_many(
@@ -215,10 +215,9 @@ def multimatch_one_vs_many(
     n = len(archive) if isinstance(archive, GazeArchive) else 0
     if -n <= i < 0:
         i += n
-    g, tdir, tdur, tamp = _grouping(grouping, tdir, tdur, tamp)
-    return _core.multimatch_one_vs_many_packed(
-        *_archive(archive), i, _screen(screen, archive), g, tdir, tdur, tamp, _threads(threads)
-    )
+    packed = _archive(archive)
+    params = _params(screen, grouping, tdir, tdur, tamp, archive)
+    return _core.multimatch_one_vs_many_packed(packed, i, params, _threads(threads))
 
 
 def multimatch_matrix(
@@ -245,7 +244,6 @@ def multimatch_matrix(
             "scanpaths. Use multimatch_pairs / multimatch_one_vs_many, or mine positive pairs in tiles "
             "(mcgip_fast.mining)."
         )
-    g, tdir, tdur, tamp = _grouping(grouping, tdir, tdur, tamp)
-    return _core.multimatch_matrix_packed(
-        *_archive(archive), _screen(screen, archive), g, tdir, tdur, tamp, _threads(threads)
-    )
+    packed = _archive(archive)
+    params = _params(screen, grouping, tdir, tdur, tamp, archive)
+    return _core.multimatch_matrix_packed(packed, params, _threads(threads))

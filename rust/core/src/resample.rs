@@ -246,12 +246,7 @@ impl LanczosPlan {
         let mut y = first;
         while y < last {
             let nr = (last - y).min(R);
-            for r in 0..nr {
-                let dst = &mut rows_i16[r * stride_row..r * stride_row + w];
-                for (d, &px) in dst.iter_mut().zip(&img[(y + r) * w..(y + r + 1) * w]) {
-                    *d = px as i16;
-                }
-            }
+            widen_rows(img, w, y, nr, &mut rows_i16, stride_row);
             for o in 0..ow {
                 let (start, hi, lo) = hz.split_taps_padded(o);
                 let sums = dot4_split_avx2(&rows_i16, stride_row, start, hi, lo);
@@ -274,6 +269,19 @@ impl LanczosPlan {
     }
 }
 
+/// Copy `n` rows of a `w`-wide uint8 image, from row `y`, into i16 rows `stride` apart; the
+/// padding past `w` is left as it is (zero), for the padded SIMD taps.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn widen_rows(img: &[u8], w: usize, y: usize, n: usize, rows: &mut [i16], stride: usize) {
+    for r in 0..n {
+        let dst = &mut rows[r * stride..r * stride + w];
+        for (d, &px) in dst.iter_mut().zip(&img[(y + r) * w..(y + r + 1) * w]) {
+            *d = px as i16;
+        }
+    }
+}
+
 /// Horizontal pass over rows `row0..row1` of an image `w` wide whose column 0 is input column
 /// `col0`, into `out` ((row1 − row0) × out_w).
 #[inline(always)]
@@ -289,14 +297,7 @@ fn horizontal_core<const SIMD: bool>(img: &[u8], w: usize, col0: usize, row0: us
         let mut y = row0;
         while y < row1 {
             let nr = (row1 - y).min(R);
-            for r in 0..R {
-                let dst = &mut rows_i16[r * stride_row..r * stride_row + w];
-                if r < nr {
-                    for (d, &s) in dst.iter_mut().zip(&img[(y + r) * w..(y + r + 1) * w]) {
-                        *d = s as i16;
-                    }
-                }
-            }
+            widen_rows(img, w, y, nr, &mut rows_i16, stride_row);
             for o in 0..ow {
                 let (start, hi, lo) = plan.split_taps_padded(o);
                 let at = start - col0;

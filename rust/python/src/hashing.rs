@@ -11,14 +11,10 @@ use numpy::{Element, IntoPyArray, PyArray1, PyArray2, PyArrayMethods, PyReadonly
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::args::{fill_out, slice, Sparse};
 use crate::errors::detach;
 
 type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<u32>>);
-type Sparse<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>);
-
-fn slice<'a, T: Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
-}
 
 fn raw_generic<'py, T: Pixel + Element>(py: Python<'py>, maps: &Bound<'py, PyAny>, norm: Normalise, threads: Option<usize>) -> PyResult<Vec<moments::RawMoments>> {
     let arr: PyReadonlyArray3<T> = maps.extract()?;
@@ -61,11 +57,16 @@ fn hu_moments<'py>(py: Python<'py>, maps: &Bound<'py, PyAny>, normalise: &str, t
     rows_to_2d(py, rows.iter().map(moments::hu_from_raw).collect())
 }
 
-fn hu_rows(a: &PyReadonlyArray2<f64>, name: &str) -> PyResult<Vec<Hu>> {
-    if a.shape()[1] != 7 {
-        return Err(PyValueError::new_err(format!("{name} must have 7 columns (Hu invariants), got {}", a.shape()[1])));
+/// The rows of an (N, K) float64 array; `what` names the K columns in the error.
+fn fixed_rows<const K: usize>(a: &PyReadonlyArray2<f64>, name: &str, what: &str) -> PyResult<Vec<[f64; K]>> {
+    if a.shape()[1] != K {
+        return Err(PyValueError::new_err(format!("{name} must have {K} columns ({what}), got {}", a.shape()[1])));
     }
-    Ok(slice(a, name)?.chunks_exact(7).map(|c| c.try_into().unwrap()).collect())
+    Ok(slice(a, name)?.chunks_exact(K).map(|c| c.try_into().unwrap()).collect())
+}
+
+fn hu_rows(a: &PyReadonlyArray2<f64>, name: &str) -> PyResult<Vec<Hu>> {
+    fixed_rows(a, name, "Hu invariants")
 }
 
 #[pyfunction]
@@ -82,14 +83,7 @@ fn match_shapes<'py>(
     let (a, b) = (hu_rows(&hu_a, "hu_a")?, hu_rows(&hu_b, "hu_b")?);
     let (n, m) = (a.len(), b.len());
     if let Some(out) = out {
-        if out.shape() != [n, m] {
-            return Err(PyValueError::new_err(format!("out must have shape ({n}, {m}), got {:?}", out.shape())));
-        }
-        {
-            let mut rw = out.try_readwrite().map_err(|e| PyValueError::new_err(format!("out is not writable: {e}")))?;
-            let buf = rw.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
-            detach(py, threads, || moments::match_shapes_into(&a, &b, method, buf))?;
-        }
+        fill_out(&out, &[n, m], |buf| detach(py, threads, || moments::match_shapes_into(&a, &b, method, buf)))?;
         return Ok(out);
     }
     let res = detach(py, threads, || moments::match_shapes_matrix(&a, &b, method))?;
@@ -99,13 +93,7 @@ fn match_shapes<'py>(
 #[pyfunction]
 #[pyo3(signature = (features_a, features_b, w = 0.5, threads = None))]
 fn mcgip_hu_similarity<'py>(py: Python<'py>, features_a: PyReadonlyArray2<f64>, features_b: PyReadonlyArray2<f64>, w: f64, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let rows = |a: &PyReadonlyArray2<f64>, name: &str| -> PyResult<Vec<[f64; 2]>> {
-        if a.shape()[1] != 2 {
-            return Err(PyValueError::new_err(format!("{name} must have 2 columns (M00, Hu1), got {}", a.shape()[1])));
-        }
-        Ok(slice(a, name)?.chunks_exact(2).map(|c| [c[0], c[1]]).collect())
-    };
-    let (a, b) = (rows(&features_a, "features_a")?, rows(&features_b, "features_b")?);
+    let (a, b) = (fixed_rows::<2>(&features_a, "features_a", "M00, Hu1")?, fixed_rows::<2>(&features_b, "features_b", "M00, Hu1")?);
     let (n, m) = (a.len(), b.len());
     let out = detach(py, threads, || moments::mcgip_hu_similarity_matrix(&a, &b, w))?;
     out.into_pyarray(py).reshape([n, m])
@@ -170,30 +158,33 @@ fn packed(a: &PyReadonlyArray2<u8>, name: &str) -> PyResult<PackedCodes> {
     PackedCodes::new(slice(a, name)?, a.shape()[1]).map_err(crate::errors::to_pyerr)
 }
 
-#[pyfunction]
-#[pyo3(signature = (codes_a, codes_b, threads = None))]
-fn hamming_matrix<'py>(py: Python<'py>, codes_a: PyReadonlyArray2<u8>, codes_b: PyReadonlyArray2<u8>, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<u32>>> {
-    let (n, m) = (codes_a.shape()[0], codes_b.shape()[0]);
-    let (a, b) = (slice(&codes_a, "codes_a")?, slice(&codes_b, "codes_b")?);
-    let nb = codes_a.shape()[1];
+/// An (N, M) matrix of a kernel over every pair of rows of two (N, bytes) and (M, bytes) code matrices.
+fn code_matrix<'py, T: Element + Send>(
+    py: Python<'py>,
+    codes_a: PyReadonlyArray2<u8>,
+    codes_b: PyReadonlyArray2<u8>,
+    threads: Option<usize>,
+    kernel: impl FnOnce(&[u8], &[u8], usize) -> mcgip_core::Result<Vec<T>> + Send,
+) -> PyResult<Bound<'py, PyArray2<T>>> {
+    let (n, m, nb) = (codes_a.shape()[0], codes_b.shape()[0], codes_a.shape()[1]);
     if codes_b.shape()[1] != nb {
         return Err(PyValueError::new_err(format!("codes differ in width: {} vs {} bytes", nb, codes_b.shape()[1])));
     }
-    let out = detach(py, threads, || hamming::hamming_matrix(a, b, nb))?;
+    let (a, b) = (slice(&codes_a, "codes_a")?, slice(&codes_b, "codes_b")?);
+    let out = detach(py, threads, || kernel(a, b, nb))?;
     out.into_pyarray(py).reshape([n, m])
 }
 
 #[pyfunction]
 #[pyo3(signature = (codes_a, codes_b, threads = None))]
+fn hamming_matrix<'py>(py: Python<'py>, codes_a: PyReadonlyArray2<u8>, codes_b: PyReadonlyArray2<u8>, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<u32>>> {
+    code_matrix(py, codes_a, codes_b, threads, hamming::hamming_matrix)
+}
+
+#[pyfunction]
+#[pyo3(signature = (codes_a, codes_b, threads = None))]
 fn bit_cosine<'py>(py: Python<'py>, codes_a: PyReadonlyArray2<u8>, codes_b: PyReadonlyArray2<u8>, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let (n, m) = (codes_a.shape()[0], codes_b.shape()[0]);
-    let (a, b) = (slice(&codes_a, "codes_a")?, slice(&codes_b, "codes_b")?);
-    let nb = codes_a.shape()[1];
-    if codes_b.shape()[1] != nb {
-        return Err(PyValueError::new_err(format!("codes differ in width: {} vs {} bytes", nb, codes_b.shape()[1])));
-    }
-    let out = detach(py, threads, || hamming::bit_cosine_matrix(a, b, nb))?;
-    out.into_pyarray(py).reshape([n, m])
+    code_matrix(py, codes_a, codes_b, threads, hamming::bit_cosine_matrix)
 }
 
 #[pyfunction]

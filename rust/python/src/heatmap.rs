@@ -1,17 +1,12 @@
 //! Bindings for the heatmap family: gaze maps and OpenCV's Gaussian kernel.
 
 use mcgip_core::heatmap::{self, HeatmapSpec, Normalise, Outside, Weighting};
-use mcgip_core::scanpath::PackedScanpaths;
-use numpy::ndarray::Array3;
-use numpy::{IntoPyArray, PyArray1, PyArray3, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray1, PyArray3, PyArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::args::{fill_out, PackedArg};
 use crate::errors::{detach, to_pyerr};
-
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-D array")))
-}
 
 fn parse<T: Copy>(what: &str, value: &str, options: &[(&str, T)]) -> PyResult<T> {
     options.iter().find(|(k, _)| *k == value).map(|(_, v)| *v).ok_or_else(|| {
@@ -22,14 +17,11 @@ fn parse<T: Copy>(what: &str, value: &str, options: &[(&str, T)]) -> PyResult<T>
 
 /// Render one map per scanpath; returns (maps (n, height, width) float32, fixations outside).
 #[pyfunction]
-#[pyo3(signature = (offsets, x, y, duration, height, width, ksize, sigma, weighting, normalise, outside, scale_x, scale_y, single_precision, threads=None, out=None))]
+#[pyo3(signature = (archive, height, width, ksize, sigma, weighting, normalise, outside, scale_x, scale_y, single_precision, threads=None, out=None))]
 #[allow(clippy::too_many_arguments)]
 fn render_heatmaps<'py>(
     py: Python<'py>,
-    offsets: PyReadonlyArray1<'py, i64>,
-    x: PyReadonlyArray1<'py, f64>,
-    y: PyReadonlyArray1<'py, f64>,
-    duration: PyReadonlyArray1<'py, f64>,
+    archive: PackedArg<'py>,
     height: usize,
     width: usize,
     ksize: usize,
@@ -59,24 +51,16 @@ fn render_heatmaps<'py>(
         scale_y,
         single_precision,
     };
-    let (o, xs, ys, ds) = (slice(&offsets, "offsets")?, slice(&x, "x")?, slice(&y, "y")?, slice(&duration, "duration")?);
-    let packed = PackedScanpaths::new(o, xs, ys, ds).map_err(to_pyerr)?;
+    let packed = archive.view()?;
     let n = packed.len();
     if let Some(arr) = out {
-        if arr.shape() != [n, height, width] {
-            return Err(PyValueError::new_err(format!("out must have shape ({n}, {height}, {width}), got {:?}", arr.shape())));
-        }
-        let outside = {
-            let mut rw = arr.try_readwrite().map_err(|e| PyValueError::new_err(format!("out is not writable: {e}")))?;
-            let buf = rw.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
-            detach(py, threads, || heatmap::render_heatmaps_into(&packed, &spec, buf))?
-        };
+        let outside = fill_out(&arr, &[n, height, width], |buf| {
+            detach(py, threads, || heatmap::render_heatmaps_into(&packed, &spec, buf))
+        })?;
         return Ok((arr, outside));
     }
     let (maps, outside) = detach(py, threads, || heatmap::render_heatmaps(&packed, &spec))?;
-    let arr = Array3::from_shape_vec((n, height, width), maps)
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("internal shape error: {e}")))?;
-    Ok((arr.into_pyarray(py), outside))
+    Ok((maps.into_pyarray(py).reshape([n, height, width])?, outside))
 }
 
 /// `cv2.getGaussianKernel(ksize, sigma, CV_64F)` as a 1-D float64 array.

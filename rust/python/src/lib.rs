@@ -4,6 +4,7 @@
 
 use pyo3::prelude::*;
 
+mod args;
 mod errors;
 mod hashing;
 mod heatmap;

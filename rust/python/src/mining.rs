@@ -1,22 +1,24 @@
 //! Bindings for the mining family: tiled all-pairs MultiMatch and the top-k merge.
 
-use mcgip_core::multimatch::{self, MultiMatchParams};
-use mcgip_core::scanpath::PackedScanpaths;
+use mcgip_core::multimatch;
 use mcgip_core::tiles::{self, Select, TileEdges};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::errors::{detach, to_pyerr};
+use crate::args::{slice, MultiMatchArgs, PackedArg, Sparse};
+use crate::errors::detach;
 
 type Edges<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<f64>>);
 
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> PyResult<&'a [T]> {
-    a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-D array")))
-}
-
 fn edges_to_py(py: Python<'_>, e: TileEdges) -> Edges<'_> {
     (e.row.into_pyarray(py), e.col.into_pyarray(py), e.score.into_pyarray(py))
+}
+
+/// A tile's edges with its counts: ((row, col, score), scored_pairs, nan_pairs).
+fn tile_to_py(py: Python<'_>, e: TileEdges) -> (Edges<'_>, u64, u64) {
+    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
+    (edges_to_py(py, e), scored, nan)
 }
 
 fn select(k: Option<usize>, threshold: Option<f64>) -> PyResult<Select> {
@@ -43,22 +45,15 @@ fn weighted(dims: [f64; 5], w: &[f64; 5]) -> f64 {
 /// One tile of all-pairs weighted MultiMatch: candidate edges (row, col, score) plus
 /// (scored_pairs, nan_pairs). Pass `k` for top-k candidates or `threshold` for hits above it.
 #[pyfunction]
-#[pyo3(signature = (offsets, x, y, duration, active, row_start, row_end, screen, grouping, tdir, tdur, tamp, weights, k=None, threshold=None, threads=None))]
+#[pyo3(signature = (archive, active, row_start, row_end, params, weights, k=None, threshold=None, threads=None))]
 #[allow(clippy::too_many_arguments)]
 fn mining_multimatch_tile<'py>(
     py: Python<'py>,
-    offsets: PyReadonlyArray1<'py, i64>,
-    x: PyReadonlyArray1<'py, f64>,
-    y: PyReadonlyArray1<'py, f64>,
-    duration: PyReadonlyArray1<'py, f64>,
+    archive: PackedArg<'py>,
     active: PyReadonlyArray1<'py, bool>,
     row_start: usize,
     row_end: usize,
-    screen: (f64, f64),
-    grouping: bool,
-    tdir: f64,
-    tdur: f64,
-    tamp: f64,
+    params: MultiMatchArgs,
     weights: Vec<f64>,
     k: Option<usize>,
     threshold: Option<f64>,
@@ -66,11 +61,9 @@ fn mining_multimatch_tile<'py>(
 ) -> PyResult<(Edges<'py>, u64, u64)> {
     let sel = select(k, threshold)?;
     let w = weights_of(weights)?;
-    let p = MultiMatchParams { screen, grouping, tdir, tdur, tamp };
-    p.validate().map_err(to_pyerr)?;
-    let (o, xs, ys, ds) = (slice(&offsets, "offsets")?, slice(&x, "x")?, slice(&y, "y")?, slice(&duration, "duration")?);
+    let p = params.params()?;
+    let packed = archive.view()?;
     let act = slice(&active, "active")?;
-    let packed = PackedScanpaths::new(o, xs, ys, ds).map_err(to_pyerr)?;
     let n = packed.len();
     let e = detach(py, threads, || {
         let prepared = multimatch::prepare_all(&packed, &p);
@@ -78,40 +71,29 @@ fn mining_multimatch_tile<'py>(
             weighted(multimatch::multimatch_prepared(&prepared[a], &prepared[b], &p), &w)
         })
     })?;
-    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
-    Ok((edges_to_py(py, e), scored, nan))
+    Ok(tile_to_py(py, e))
 }
 
 /// Weighted MultiMatch of explicit pairs (i[p], j[p]), scored as (min, max) like the tiles.
 #[pyfunction]
-#[pyo3(signature = (offsets, x, y, duration, i, j, screen, grouping, tdir, tdur, tamp, weights, threads=None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (archive, i, j, params, weights, threads=None))]
 fn mining_multimatch_pairs<'py>(
     py: Python<'py>,
-    offsets: PyReadonlyArray1<'py, i64>,
-    x: PyReadonlyArray1<'py, f64>,
-    y: PyReadonlyArray1<'py, f64>,
-    duration: PyReadonlyArray1<'py, f64>,
+    archive: PackedArg<'py>,
     i: PyReadonlyArray1<'py, i64>,
     j: PyReadonlyArray1<'py, i64>,
-    screen: (f64, f64),
-    grouping: bool,
-    tdir: f64,
-    tdur: f64,
-    tamp: f64,
+    params: MultiMatchArgs,
     weights: Vec<f64>,
     threads: Option<usize>,
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     use rayon::prelude::*;
     let w = weights_of(weights)?;
-    let p = MultiMatchParams { screen, grouping, tdir, tdur, tamp };
-    p.validate().map_err(to_pyerr)?;
-    let (o, xs, ys, ds) = (slice(&offsets, "offsets")?, slice(&x, "x")?, slice(&y, "y")?, slice(&duration, "duration")?);
+    let p = params.params()?;
+    let packed = archive.view()?;
     let (is, js) = (slice(&i, "i")?, slice(&j, "j")?);
     if is.len() != js.len() {
         return Err(PyValueError::new_err(format!("i and j differ in length: {} and {}", is.len(), js.len())));
     }
-    let packed = PackedScanpaths::new(o, xs, ys, ds).map_err(to_pyerr)?;
     let out = detach(py, threads, || {
         let idx: Vec<(usize, usize)> = is
             .iter()
@@ -159,7 +141,7 @@ fn mining_merge_topk<'py>(
 #[allow(clippy::too_many_arguments)]
 fn mining_select_block<'py>(
     py: Python<'py>,
-    block: numpy::PyReadonlyArray2<'py, f64>,
+    block: PyReadonlyArray2<'py, f64>,
     row_start: usize,
     active: PyReadonlyArray1<'py, bool>,
     k: Option<usize>,
@@ -169,11 +151,10 @@ fn mining_select_block<'py>(
 ) -> PyResult<(Edges<'py>, u64, u64)> {
     let sel = select(k, threshold)?;
     let n = block.shape()[1];
-    let b = block.as_slice().map_err(|_| PyValueError::new_err("block must be a C-contiguous 2-D array"))?;
+    let b = slice(&block, "block")?;
     let act = slice(&active, "active")?;
     let e = detach(py, threads, || tiles::select_block(b, n, row_start, act, sel, upper_only))?;
-    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
-    Ok((edges_to_py(py, e), scored, nan))
+    Ok(tile_to_py(py, e))
 }
 
 /// Exact Hamming top-k of rows row_start..row_end among all active codes (multi-index hashing):
@@ -182,15 +163,15 @@ fn mining_select_block<'py>(
 #[pyo3(signature = (codes, row_start, row_end, k, active, threads=None))]
 fn mining_hamming_topk<'py>(
     py: Python<'py>,
-    codes: numpy::PyReadonlyArray2<'py, u8>,
+    codes: PyReadonlyArray2<'py, u8>,
     row_start: usize,
     row_end: usize,
     k: usize,
     active: PyReadonlyArray1<'py, bool>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<Sparse<'py>> {
     let nb = codes.shape()[1];
-    let c = codes.as_slice().map_err(|_| PyValueError::new_err("codes must be a C-contiguous (N, bytes) uint8 array"))?;
+    let c = slice(&codes, "codes")?;
     let act = slice(&active, "active")?;
     let (r, cols, d) = detach(py, threads, || tiles::MultiIndex::new(c, nb)?.topk(row_start..row_end, k, act))?;
     Ok((r.into_pyarray(py), cols.into_pyarray(py), d.into_pyarray(py)))
