@@ -325,7 +325,9 @@ pub fn select_block(block: &[f64], n: usize, row_start: usize, active: &[bool], 
         Select::Above(t) if t.is_nan() => return invalid!("threshold must not be NaN"),
         _ => {}
     }
-    let rows: Vec<(Vec<(usize, f64)>, u64, u64)> = block
+    // Per row: kept (column, score) entries, pairs scored, NaN pairs.
+    type RowHits = (Vec<(usize, f64)>, u64, u64);
+    let rows: Vec<RowHits> = block
         .par_chunks(n)
         .enumerate()
         .map(|(r, scores)| {
@@ -494,9 +496,9 @@ impl MultiIndex {
             }
         }
         if !covered_all {
-            for j in 0..n {
-                if seen[j] != mark {
-                    seen[j] = mark;
+            for (j, seen_j) in seen.iter_mut().enumerate().take(n) {
+                if *seen_j != mark {
+                    *seen_j = mark;
                     push(j, &mut top);
                 }
             }
