@@ -14,6 +14,16 @@ from mcgip_fast.gaze.archive import (
     Scanpath,
     ValidationReport,
 )
+# gaze readers and heatmaps
+from mcgip_fast.gaze import (
+    fixations_from_samples,
+    load_heatmap_images,
+    mcgip_heatmaps,
+    read_fixation_files,
+    read_remodnav,
+    read_table,
+    render_heatmaps,
+)
 
 __all__ = [
     "__version__",
@@ -21,4 +31,12 @@ __all__ = [
     "GazeValidationError",
     "Scanpath",
     "ValidationReport",
+    # gaze readers and heatmaps
+    "fixations_from_samples",
+    "load_heatmap_images",
+    "mcgip_heatmaps",
+    "read_fixation_files",
+    "read_remodnav",
+    "read_table",
+    "render_heatmaps",
 ]

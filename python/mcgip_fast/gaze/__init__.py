@@ -1,5 +1,22 @@
 """Gaze in: scanpaths, archives, readers, validation and heatmaps."""
 
 from mcgip_fast.gaze.archive import GazeArchive, GazeValidationError, Scanpath, ValidationReport
+from mcgip_fast.gaze.heatmaps import gaussian_kernel, mcgip_heatmaps, render_heatmaps
+from mcgip_fast.gaze.images import load_heatmap_images, save_heatmap_images
+from mcgip_fast.gaze.readers import fixations_from_samples, read_fixation_files, read_remodnav, read_table
 
-__all__ = ["GazeArchive", "GazeValidationError", "Scanpath", "ValidationReport"]
+__all__ = [
+    "GazeArchive",
+    "GazeValidationError",
+    "Scanpath",
+    "ValidationReport",
+    "fixations_from_samples",
+    "gaussian_kernel",
+    "load_heatmap_images",
+    "mcgip_heatmaps",
+    "read_fixation_files",
+    "read_remodnav",
+    "read_table",
+    "render_heatmaps",
+    "save_heatmap_images",
+]

@@ -251,7 +251,7 @@ class GazeArchive:
             label = f"{src}: image id {ids[i]!r}" + (f" reader {rdr[i]!r}" if rdr is not None else "")
             if new_len[i] == 0:
                 if short == "raise" or (on_invalid == "raise" and short != "drop"):
-                    raise GazeValidationError(f"{label}: empty scanpath (no valid fixations)")
+                    raise GazeValidationError(f"{label}: empty scanpath (no valid fixations). Pass short='drop' to drop it.")
                 keep_sp[i] = False
                 report.dropped_scanpaths.append(f"{label}: empty scanpath")
             elif short == "raise":
@@ -305,6 +305,13 @@ class GazeArchive:
         return cls.from_arrays(
             image_ids, offsets, cat("x"), cat("y"), cat("duration"), onset=onset, readers=readers, screen=screen, **policies
         )
+
+    @classmethod
+    def from_table(cls, source, **kwargs) -> "GazeArchive":
+        """Read a table with one row per fixation; see `mcgip_fast.gaze.readers.read_table`."""
+        from mcgip_fast.gaze.readers import read_table  # lazy: readers imports this module
+
+        return read_table(source, **kwargs)
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:

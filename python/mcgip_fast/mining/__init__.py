@@ -1,5 +1,31 @@
-"""Mining: gaze similarities become a sparse `PositivePairs` graph."""
+"""Mining: gaze similarities become a sparse `PositivePairs` graph.
 
+`mine(archive, scheme, rule, ...)` scores items in tiles (resumable, local or on Dask) and returns
+`PositivePairs`. Schemes: ``multimatch``, ``hu``, ``dhash``; rules: ``threshold``, ``topk``,
+``mutual``, ``percentile``.
+"""
+
+from mcgip_fast.mining.mine import MiningReport, mine, summary
 from mcgip_fast.mining.pairs import PairsMismatchError, PositivePairs
+from mcgip_fast.mining.rules import RULES, MutualTopK, Percentile, Threshold, TopK
+from mcgip_fast.mining.schemes import MCGIP_WEIGHTS, SCHEMES, ItemArrays, MultiMatchScheme
+from mcgip_fast.mining.workdir import CorruptTileError, WorkdirMismatchError
 
-__all__ = ["PairsMismatchError", "PositivePairs"]
+__all__ = [
+    "MCGIP_WEIGHTS",
+    "RULES",
+    "SCHEMES",
+    "CorruptTileError",
+    "ItemArrays",
+    "MiningReport",
+    "MultiMatchScheme",
+    "MutualTopK",
+    "PairsMismatchError",
+    "Percentile",
+    "PositivePairs",
+    "Threshold",
+    "TopK",
+    "WorkdirMismatchError",
+    "mine",
+    "summary",
+]

@@ -18,6 +18,21 @@ FORMAT_VERSION = 1
 _META_KEY = b"mcgip_fast.pairs"
 
 
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """An `.npz` with fixed timestamps: equal arrays give byte-identical files (`np.savez` stamps the clock)."""
+    import zipfile
+    from io import BytesIO
+
+    buf = BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            with z.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
 class PairsMismatchError(ValueError):
     """The pairs were made for another archive or manifest (ids or content differ)."""
 
@@ -61,6 +76,8 @@ class PositivePairs:
         if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n):
             raise ValueError(f"pair index out of range for {n} items")
         self._keys: np.ndarray | None = None
+        #: What the mining run did (`MiningReport`), when these pairs come from `mine()`; never saved.
+        self.report = None
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -189,14 +206,8 @@ class PositivePairs:
             table = table.replace_schema_metadata({_META_KEY: json.dumps(self._meta(), sort_keys=True).encode()})
             pq.write_table(table, tmp)
         elif path.suffix == ".npz":
-            with open(tmp, "wb") as f:
-                np.savez(
-                    f,
-                    indptr=self.indptr,
-                    indices=self.indices,
-                    scores=self.scores,
-                    meta=np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), dtype=np.uint8),
-                )
+            meta = np.frombuffer(json.dumps(self._meta(), sort_keys=True).encode(), dtype=np.uint8)
+            tmp.write_bytes(npz_bytes({"indptr": self.indptr, "indices": self.indices, "scores": self.scores, "meta": meta}))
         else:
             raise ValueError(f"{path}: pairs files end in .parquet or .npz")
         tmp.replace(path)

@@ -1,0 +1,169 @@
+"""`mcgip mine`: mine gaze-positive pairs from a gaze archive into a sparse pair file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DESCRIPTION = """\
+Mine gaze-positive pairs: score gaze similarity between items (scanpaths, or heatmaps made from
+them), select positives with a rule, and write a sparse pair graph (.parquet or .npz) that
+`mcgip train` reads. The file records the item ids, a content hash of the archive and every
+parameter, so it is refused by a reordered or different archive.
+
+Work proceeds in tiles of rows with bounded memory. With --workdir each finished tile is written
+atomically; a killed run continues with --resume and gives byte-identical output. Results never
+depend on --threads or on the engine.
+
+Example:
+  mcgip mine --gaze fixations.parquet --scheme multimatch --rule topk --k 5 --out pairs.parquet
+  mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
+"""
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "mine",
+        help="mine gaze-positive pairs into a sparse pair file",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    inp = p.add_argument_group("input")
+    inp.add_argument(
+        "--gaze", required=True, metavar="PATH",
+        help="gaze archive: a fixation table (.parquet, .csv, .tsv; one row per fixation, columns set by "
+        "--image-col/--x-col/--y-col/--duration-col/--reader-col), a folder of multimatch-gaze fixation "
+        "files (start_x, start_y, duration; one scanpath per file), an .npz of items (arrays 'ids' and "
+        "'heatmaps' or 'codes', for --scheme hu/dhash), or 'studyforrest' for the embedded real sample",
+    )
+    inp.add_argument("--screen", nargs=2, type=float, metavar=("W", "H"), help="screen size in pixels (needed by multimatch unless the data layer knows it)")
+    inp.add_argument("--image-col", default="image_id", help="table column with the image id (default: image_id)")
+    inp.add_argument("--x-col", default="x", help="table column with x in screen pixels (default: x)")
+    inp.add_argument("--y-col", default="y", help="table column with y in screen pixels (default: y)")
+    inp.add_argument("--duration-col", default="duration", help="table column with the duration in seconds (default: duration)")
+    inp.add_argument("--reader-col", default=None, help="table column naming the reader; one scanpath per (image, reader)")
+    inp.add_argument(
+        "--short", choices=("keep", "drop", "raise"), default="keep",
+        help="scanpaths with fewer than 3 fixations: keep them (multimatch skips and reports them; default), drop them, or raise",
+    )
+
+    sch = p.add_argument_group("scheme (what similarity means; scores are similarities, higher = more similar)")
+    sch.add_argument("--scheme", default="multimatch", help="multimatch (scanpaths), hu (heatmap Hu moments) or dhash (heatmap difference hash) (default: multimatch)")
+    sch.add_argument("--weights", nargs=5, type=float, metavar=("VEC", "DIR", "LEN", "POS", "DUR"), help="multimatch: weights of the five dimensions (default: McGIP's 0.1 0.1 0.1 0.1 0.6)")
+    sch.add_argument("--grouping", action="store_true", help="multimatch: simplify scanpaths (group saccades by direction and length) before comparing")
+    sch.add_argument("--tdir", type=float, help="multimatch: direction threshold in degrees for --grouping (default 0)")
+    sch.add_argument("--tdur", type=float, help="multimatch: duration threshold in seconds for --grouping (default 0)")
+    sch.add_argument("--tamp", type=float, help="multimatch: amplitude threshold in pixels for --grouping (default 0)")
+    sch.add_argument("--method", help="hu: I1, I2, I3 (cv2.matchShapes; score 1/(1+distance)) or official (McGIP's M00 + Hu1 score); dhash: hamming (score 1 - d/bits) or cosine (official)")
+    sch.add_argument("--hu-weight", type=float, help="hu official: weight w of Hu1 against M00 (default 0.5)")
+    sch.add_argument("--hash-size", type=int, help="dhash: hash size (default 8: 64-bit codes)")
+    sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default: 32 for hu, 64 for dhash)")
+    sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
+
+    rule = p.add_argument_group("rule (which pairs are positive; self-pairs are always excluded)")
+    rule.add_argument("--rule", default="topk", help="threshold (score > --threshold, as McGIP), topk (each item's --k best, union), mutual (mutual top-k) or percentile (score above the --percentile-th percentile, estimated from a sample) (default: topk)")
+    rule.add_argument("--k", type=int, help="topk/mutual: partners per item (k >= 1)")
+    rule.add_argument("--threshold", type=float, help="threshold: positives have score > THRESHOLD; must lie in the scheme's range")
+    rule.add_argument("--percentile", type=float, help="percentile: q in (0, 100)")
+    rule.add_argument("--sample-size", type=int, default=100_000, help="percentile: random pairs scored to estimate it, and pairs scored for the plot (default 100000)")
+    rule.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default 0)")
+
+    run = p.add_argument_group("run")
+    run.add_argument("--out", required=True, metavar="FILE", help="pair file to write: .parquet (edge list + metadata) or .npz (CSR + metadata)")
+    run.add_argument("--summary", metavar="FILE", help="summary JSON (pairs, degree distribution, score histogram, time) (default: OUT with .summary.json)")
+    run.add_argument("--plot", metavar="FILE", help="PNG of the score distribution with the threshold marked (default: OUT with .scores.png)")
+    run.add_argument("--workdir", metavar="DIR", help="write each finished tile here atomically, so the run can be resumed")
+    run.add_argument("--resume", action="store_true", help="continue the run in --workdir (checks it is the same run; reuses finished tiles)")
+    run.add_argument("--tile-rows", type=int, help="rows per tile (default: from the archive size, so a tile stays under 64 MB)")
+    run.add_argument("--threads", type=int, help="threads per tile (default: all cores); the output does not depend on it")
+    run.add_argument("--engine", default="local", help="local (this machine) or dask (a Dask cluster, see --scheduler) (default: local)")
+    run.add_argument("--scheduler", metavar="ADDRESS", help="dask: scheduler address, e.g. tcp://10.0.0.5:8786")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_mine)
+
+
+def load_items(args):
+    """Read --gaze into a GazeArchive (or ItemArrays for an .npz of heatmaps/codes)."""
+    import numpy as np
+
+    from mcgip_fast.gaze.archive import GazeArchive
+    from mcgip_fast.mining.schemes import ItemArrays
+
+    screen = tuple(args.screen) if args.screen else None
+    policies = {"short": args.short}
+    if args.gaze == "studyforrest":
+        from mcgip_fast.data import load_studyforrest
+
+        return load_studyforrest(**policies)
+    path = Path(args.gaze)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such gaze file or folder")
+    if path.is_dir():
+        from mcgip_fast.gaze.readers import read_fixation_files
+
+        return read_fixation_files(path, screen=screen, **policies)
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            kind = "codes" if "codes" in z else "heatmaps" if "heatmaps" in z else None
+            if kind is None or "ids" not in z:
+                raise ValueError(f"{path}: an items .npz holds 'ids' and 'heatmaps' or 'codes'; found {sorted(z.files)}")
+            return ItemArrays(z["ids"], z[kind], kind)
+    return GazeArchive.from_table(
+        path, image_col=args.image_col, x_col=args.x_col, y_col=args.y_col, duration_col=args.duration_col,
+        reader_col=args.reader_col, screen=screen, **policies,
+    )
+
+
+def scheme_options(args) -> dict:
+    opts = {
+        "weights": tuple(args.weights) if args.weights else None,
+        "screen": tuple(args.screen) if args.screen else None,
+        "grouping": True if args.grouping else None,
+        "tdir": args.tdir,
+        "tdur": args.tdur,
+        "tamp": args.tamp,
+        "method": args.method,
+        "weight": args.hu_weight,
+        "hash_size": args.hash_size,
+        "heatmap_size": args.heatmap_size,
+        "prefilter": args.prefilter,
+    }
+    return {k: v for k, v in opts.items() if v is not None}
+
+
+def run_mine(args) -> int:
+    from mcgip_fast.mining.mine import mine, summary_json
+    from mcgip_fast.mining.plots import plot_scores
+
+    out = Path(args.out)
+    if out.suffix not in (".parquet", ".npz"):
+        raise ValueError(f"--out {out}: pair files end in .parquet or .npz")
+    t0 = time.perf_counter()
+    items = load_items(args)
+    print(f"mcgip mine: {len(items)} items from {args.gaze}", file=sys.stderr)
+    pairs = mine(
+        items, args.scheme, args.rule, k=args.k, threshold=args.threshold, percentile=args.percentile,
+        sample_size=args.sample_size, seed=args.seed, scheme_options=scheme_options(args),
+        tile_rows=args.tile_rows, workdir=args.workdir, resume=args.resume, engine=args.engine,
+        scheduler=args.scheduler, threads=args.threads, progress=not args.no_progress,
+        score_sample=min(args.sample_size, 20_000),
+    )
+    pairs.save(out)
+    report = pairs.report
+    report.seconds = time.perf_counter() - t0
+    summary_path = Path(args.summary) if args.summary else out.with_name(out.stem + ".summary.json")
+    summary_path.write_text(summary_json(pairs, report) + "\n")
+    plot_path = Path(args.plot) if args.plot else out.with_name(out.stem + ".scores.png")
+    plot_scores(pairs, report, plot_path)
+    deg = pairs.degrees()
+    lines = [
+        f"pairs: {pairs.n_pairs} ({'symmetric' if pairs.symmetric else 'directed'}) among {len(pairs)} items",
+        f"degree: min {deg.min()}, median {float(__import__('numpy').median(deg)):g}, mean {deg.mean():.2f}, max {deg.max()}, isolated {(deg == 0).sum()}",
+        *report.summary_lines(),
+        f"time: {report.seconds:.2f} s",
+        f"wrote {out}, {summary_path}, {plot_path}",
+    ]
+    print("\n".join(lines), file=sys.stderr)
+    return 0

@@ -1,0 +1,99 @@
+"""What every method shares: the backbone, the positive look-up, EMA updates and the step output."""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from mcgip_fast.train import ddp
+from mcgip_fast.train.positives import PositiveLookup
+
+__all__ = ["MethodOutput", "GazeMethod", "ema_update", "frozen_copy"]
+
+
+@dataclass
+class MethodOutput:
+    """One step's loss, plus the number of extra (gaze) positives summed over anchors and ranks."""
+
+    loss: torch.Tensor
+    n_gaze_positives: torch.Tensor
+
+
+def frozen_copy(module: nn.Module) -> nn.Module:
+    """A copy that receives no gradients (momentum / target network)."""
+    m = copy.deepcopy(module)
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
+    """target = momentum * target + (1 - momentum) * online, for parameters (buffers are copied)."""
+    for t, o in zip(target.parameters(), online.parameters()):
+        t.mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
+    for t, o in zip(target.buffers(), online.buffers()):
+        t.copy_(o)
+
+
+class GazeMethod(nn.Module):
+    """Base class. Subclasses define `forward(view1, view2, index) -> MethodOutput`.
+
+    Args:
+        backbone: the encoder being trained (saved as the plain state dict at the end).
+        lookup: positives; `None` (or `gaze=False`) trains the method's baseline.
+        soft_weights: weight gaze positives by their mined score.
+        drop_positive_p: drop each gaze positive with this probability every step.
+        loss_average: "anchor" (per anchor, SupCon L_out) or "batch" (official McGIP masked mean).
+    """
+
+    default_momentum = 0.0
+
+    def __init__(self, backbone: nn.Module, *, lookup: PositiveLookup | None = None, soft_weights: bool = False,
+                 drop_positive_p: float = 0.0, loss_average: str = "anchor") -> None:
+        super().__init__()
+        if loss_average not in ("anchor", "batch"):
+            raise ValueError(f"loss_average must be 'anchor' or 'batch', got {loss_average!r}")
+        if not 0.0 <= drop_positive_p <= 1.0:
+            raise ValueError(f"drop_positive_p must be in [0, 1], got {drop_positive_p}")
+        self.backbone = backbone
+        self.lookup = lookup if lookup is not None else PositiveLookup.identity()
+        self.gaze = lookup is not None
+        self.soft_weights = soft_weights
+        self.drop_positive_p = drop_positive_p
+        self.loss_average = loss_average
+
+    def positive_weights(self, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        return self.lookup.weights(anchors, candidates, soft=self.soft_weights,
+                                   drop_p=self.drop_positive_p if self.gaze else 0.0)
+
+    def _apply(self, fn, *args, **kwargs):
+        out = super()._apply(fn, *args, **kwargs)
+        # keep the look-up on the module's device (it is not part of the state dict)
+        p = next(self.parameters(), None)
+        if p is not None:
+            self.lookup.to(p.device)
+        return out
+
+    def momentum_update(self, step: int, total_steps: int) -> None:
+        """Called after each optimiser step; methods with a momentum encoder override it."""
+
+    @staticmethod
+    def cosine_momentum(base: float, step: int, total_steps: int) -> float:
+        """BYOL's schedule: from `base` up to 1 along a cosine."""
+        if total_steps <= 0:
+            return base
+        return 1.0 - (1.0 - base) * (math.cos(math.pi * min(step, total_steps) / total_steps) + 1.0) / 2.0
+
+    @staticmethod
+    def own_columns(batch: int, device) -> torch.Tensor:
+        """Column of each local anchor's own sample among the rank-ordered gathered candidates."""
+        return ddp.rank() * batch + torch.arange(batch, device=device)
+
+    def extra_positives(self, w: torch.Tensor, own: int) -> torch.Tensor:
+        """Positives beyond each anchor's own `own` view(s), summed here and over ranks (for logging)."""
+        return ddp.all_reduce_sum(((w > 0).sum() - own).detach().float())

@@ -1,0 +1,54 @@
+"""BYOL with gaze positives: each prediction is pulled towards the targets of its image and of
+every in-batch gaze positive (targets gathered over ranks)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from mcgip_fast.train import ddp
+from mcgip_fast.train.base import GazeMethod, MethodOutput, ema_update, frozen_copy
+from mcgip_fast.train.heads import byol_mlp
+from mcgip_fast.train.losses import predictive_cosine_loss
+
+__all__ = ["BYOL"]
+
+
+class BYOL(GazeMethod):
+    """BYOL (Grill et al. 2020): online backbone + projector + predictor, EMA target network.
+
+    Args:
+        proj_dim, hidden_dim: projector/predictor sizes (paper: 256 and 4096).
+        momentum: base target EMA, raised to 1 along a cosine over training (paper: 0.996).
+        **kw: see `GazeMethod`.
+    """
+
+    default_momentum = 0.996
+
+    def __init__(self, backbone: nn.Module, *, proj_dim: int = 256, hidden_dim: int = 4096, momentum: float = 0.996, **kw) -> None:
+        super().__init__(backbone, **kw)
+        self.projector = byol_mlp(backbone.feature_dim, hidden_dim, proj_dim)
+        self.predictor = byol_mlp(proj_dim, hidden_dim, proj_dim)
+        self.target_backbone = frozen_copy(self.backbone)
+        self.target_projector = frozen_copy(self.projector)
+        self.momentum = float(momentum)
+
+    def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
+        b = view1.shape[0]
+        p1 = self.predictor(self.projector(self.backbone(view1)))
+        p2 = self.predictor(self.projector(self.backbone(view2)))
+        with torch.no_grad():
+            t1 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view1)))
+            t2 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view2)))
+            ids_all = ddp.all_gather_nograd(index)
+        w = self.positive_weights(index, ids_all)
+        loss = predictive_cosine_loss(p1, t2, w, kind="byol", average=self.loss_average) + predictive_cosine_loss(
+            p2, t1, w, kind="byol", average=self.loss_average
+        )
+        self.last_weights = w.detach()  # inspected by tests and benchmarks
+        return MethodOutput(loss, self.extra_positives(w, b))
+
+    def momentum_update(self, step: int, total_steps: int) -> None:
+        m = self.cosine_momentum(self.momentum, step, total_steps)
+        ema_update(self.target_backbone, self.backbone, m)
+        ema_update(self.target_projector, self.projector, m)

@@ -1,0 +1,116 @@
+"""`TrainConfig`: every training option, with the help text the CLI shows. Imports no torch."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TrainConfig", "METHOD_NAMES", "OPTIMIZERS"]
+
+METHOD_NAMES = ("moco", "byol", "simsiam", "simclr")
+OPTIMIZERS = ("sgd", "adam", "adamw")
+
+
+def _f(default: Any, help: str, **kw) -> Any:
+    return field(default=default, metadata={"help": help, **kw})
+
+
+@dataclass
+class TrainConfig:
+    """Options for `mcgip_fast.train.train`. Defaults follow each method's paper where one exists."""
+
+    # data
+    manifest: str | None = _f(None, "image manifest (CSV or Parquet) with columns id (or image_id), path, optional label and split; relative paths are read from the manifest's folder")
+    pairs: str | None = _f(None, "positive-pairs file from `mcgip mine` (.parquet or .npz), aligned with the manifest by image id; needed unless --no-gaze")
+    archive_hash: str | None = _f(None, "if given, the pairs file must record this archive content hash")
+    on_bad_image: str = _f("error", "missing or unreadable images: 'error' stops with a list, 'skip' drops them and reports the count", choices=("error", "skip"))
+    image_size: int = _f(224, "side of the square crops fed to the network, in pixels")
+    in_channels: int = _f(1, "input channels (1 for greyscale radiographs)")
+    crop_min_scale: float = _f(0.2, "smallest area fraction kept by the random resized crop")
+    num_workers: int = _f(0, "DataLoader worker processes (augmentations are seeded per image, so results do not depend on this)")
+    # method
+    method: str = _f("moco", "self-supervised method", choices=METHOD_NAMES)
+    gaze: bool = _f(True, "use gaze positives; --no-gaze trains the method's plain baseline")
+    drop_positive_p: float = _f(0.0, "drop each gaze positive with this probability at every step")
+    soft_weights: bool = _f(False, "weight each gaze positive by its mined score (clipped to [0, 1]) instead of 1")
+    loss_average: str = _f("anchor", "average the multi-positive loss per anchor (SupCon L_out) or over the whole batch (official McGIP code)", choices=("anchor", "batch"))
+    queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
+    in_batch_keys: bool = _f(True, "MoCo: also contrast against the other in-batch keys (--no-in-batch-keys with --no-gaze is exactly MoCo v2)")
+    temperature: float | None = _f(None, "softmax temperature for MoCo and SimCLR (default 0.2)")
+    momentum: float | None = _f(None, "EMA momentum of the key/target network (default MoCo 0.999, BYOL 0.996 rising to 1)")
+    proj_dim: int | None = _f(None, "projector output size (default MoCo/SimCLR 128, BYOL 256, SimSiam 2048)")
+    hidden_dim: int | None = _f(None, "projector hidden size (default MoCo/SimCLR the feature size, BYOL 4096, SimSiam 2048)")
+    # model
+    backbone: str = _f("resnet18", "encoder architecture", choices=("resnet18", "resnet50"))
+    width: int | None = _f(None, "ResNet base channels (default 64 = torchvision's; e.g. 8 for a tiny fast CPU model)")
+    pretrained: str | None = _f(None, "local state-dict file to initialise the backbone (nothing is downloaded)")
+    # optimisation
+    epochs: int = _f(100, "passes over the data")
+    max_steps: int | None = _f(None, "stop after this many optimiser steps in total (also the LR schedule's length)")
+    batch_size: int = _f(64, "images per step on each process (the global batch is this times the number of processes)")
+    lr: float = _f(0.03, "peak learning rate")
+    optimizer: str = _f("sgd", "optimiser (SGD uses momentum 0.9)", choices=OPTIMIZERS)
+    weight_decay: float = _f(1e-4, "weight decay")
+    warmup_steps: int = _f(0, "linear LR warm-up steps before the cosine decay")
+    # run
+    seed: int = _f(0, "random seed; with the same seed a CPU run reproduces its losses exactly")
+    deterministic: bool = _f(True, "ask torch for deterministic algorithms")
+    device: str = _f("auto", "cpu, cuda, cuda:N or auto (CUDA when available)")
+    amp: bool = _f(True, "mixed precision where the device supports it (CUDA: bf16, or fp16 with loss scaling); CPU trains in fp32")
+    out_dir: str = _f("runs/train", "folder for checkpoint.pt, encoder.pt, metrics.jsonl, loss.png and config.json")
+    resume: bool = _f(False, "continue from out_dir/checkpoint.pt (model, optimiser, schedule, queue, RNG states, position in the epoch)")
+    checkpoint_every: int = _f(100, "save a checkpoint every this many steps (and at every epoch end)")
+    log_every: int = _f(10, "write a metrics row every this many steps")
+    progress: bool = _f(True, "show a progress bar with loss and throughput")
+    tensorboard: bool = _f(False, "also write TensorBoard scalars (needs the tensorboard package)")
+
+    def validate(self) -> "TrainConfig":
+        """Raise ValueError for inconsistent options (before any data or torch is touched)."""
+        def bad(msg: str) -> None:
+            raise ValueError(msg)
+
+        if self.manifest is None:
+            bad("a manifest is required")
+        if self.method not in METHOD_NAMES:
+            bad(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
+        if self.optimizer not in OPTIMIZERS:
+            bad(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.gaze and self.pairs is None:
+            bad("gaze positives need a pairs file (--pairs), or train the baseline with --no-gaze")
+        for name in ("image_size", "in_channels", "epochs", "batch_size", "queue_size", "log_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                bad(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            bad(f"max_steps must be at least 1, got {self.max_steps}")
+        if not 0.0 <= self.drop_positive_p <= 1.0:
+            bad(f"drop_positive_p must be in [0, 1], got {self.drop_positive_p}")
+        if not 0.0 < self.crop_min_scale <= 1.0:
+            bad(f"crop_min_scale must be in (0, 1], got {self.crop_min_scale}")
+        if self.loss_average not in ("anchor", "batch"):
+            bad(f"loss_average must be 'anchor' or 'batch', got {self.loss_average!r}")
+        if self.on_bad_image not in ("error", "skip"):
+            bad(f"on_bad_image must be 'error' or 'skip', got {self.on_bad_image!r}")
+        if self.temperature is not None and self.temperature <= 0:
+            bad(f"temperature must be positive, got {self.temperature}")
+        if self.momentum is not None and not 0.0 <= self.momentum <= 1.0:
+            bad(f"momentum must be in [0, 1], got {self.momentum}")
+        if self.lr <= 0:
+            bad(f"lr must be positive, got {self.lr}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TrainConfig options: {sorted(unknown)}")
+        return cls(**d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True))

@@ -1,0 +1,272 @@
+"""Image manifests, image reading, alignment with the pairs graph, the two-view dataset and
+the rank-aware batch sampler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from mcgip_fast.train.augment import GreyAugment, eval_transform, sample_seed
+
+__all__ = [
+    "ImageReadError", "ImageCheckReport", "read_manifest", "align_to_pairs", "check_images", "read_image",
+    "ImageDataset", "EvalImageDataset", "GlobalBatchSampler",
+]
+
+ID_COLUMNS = ("id", "image_id")
+DICOM_SUFFIXES = (".dcm", ".dicom")
+
+
+class ImageReadError(ValueError):
+    """An image is missing or cannot be decoded."""
+
+
+def read_manifest(path: str | Path) -> pd.DataFrame:
+    """Read a CSV/TSV/Parquet manifest into columns id (str), path (absolute), and label/split if present."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such manifest")
+    try:
+        if path.suffix == ".parquet":
+            df = pd.read_parquet(path)
+        else:
+            df = pd.read_csv(path, sep="\t" if path.suffix in (".tsv", ".tab") else ",", dtype={"id": str, "image_id": str})
+    except Exception as e:
+        raise ValueError(f"{path}: cannot read manifest ({e})") from e
+    id_col = next((c for c in ID_COLUMNS if c in df.columns), None)
+    if id_col is None or "path" not in df.columns:
+        raise ValueError(f"{path}: manifest needs an id (or image_id) column and a path column, has {list(df.columns)}")
+    df = df.rename(columns={id_col: "id"})
+    df["id"] = df["id"].astype(str)
+    dup = df["id"][df["id"].duplicated()]
+    if len(dup):
+        raise ValueError(f"{path}: {len(dup)} duplicate image ids in the manifest (e.g. {dup.iloc[0]!r})")
+    if len(df) == 0:
+        raise ValueError(f"{path}: manifest has no images")
+    base = path.resolve().parent
+    df["path"] = [str(p if Path(p).is_absolute() else base / p) for p in df["path"].astype(str)]
+    return df.reset_index(drop=True)
+
+
+def align_to_pairs(manifest: pd.DataFrame, pairs, archive_hash: str | None = None) -> pd.DataFrame:
+    """Reorder manifest rows so row k is the image of pairs item k; extra manifest images follow.
+
+    Raises `PairsMismatchError` if a pairs id is not in the manifest (the pairs were mined for
+    another archive or the manifest is incomplete) or the archive hashes differ.
+    """
+    from mcgip_fast.mining.pairs import PairsMismatchError
+
+    if archive_hash is not None and pairs.archive_hash is not None and archive_hash != pairs.archive_hash:
+        raise PairsMismatchError(
+            f"pairs file was made for another archive: it records hash {pairs.archive_hash}, expected {archive_hash}"
+        )
+    pos = pd.Series(np.arange(len(manifest)), index=manifest["id"].to_numpy())
+    pair_ids = pd.Index([str(i) for i in pairs.ids])
+    missing = pair_ids[~pair_ids.isin(pos.index)]
+    if len(missing):
+        hint = " — the pairs file was probably made for another archive" if len(missing) > len(pair_ids) // 2 else ""
+        raise PairsMismatchError(
+            f"{len(missing)} of {len(pair_ids)} image ids in the pairs file are not in the manifest "
+            f"(e.g. {', '.join(repr(m) for m in missing[:3])}){hint}"
+        )
+    order = pos.loc[pair_ids].to_numpy()
+    rest = np.setdiff1d(np.arange(len(manifest)), order)
+    return manifest.iloc[np.concatenate([order, rest])].reset_index(drop=True)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read one image as a float32 (H, W) array in [0, 1]: PNG, JPEG, (16-bit) TIFF, DICOM.
+
+    8-bit images are divided by 255, 16-bit by 65535, other depths and DICOM are min-max scaled.
+    Colour images are converted to grey. DICOM needs the optional pydicom package.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: image file not found")
+    if path.suffix.lower() in DICOM_SUFFIXES:
+        try:
+            import pydicom
+        except ImportError as e:
+            raise ImageReadError(f"{path}: reading DICOM needs pydicom (pip install 'mcgip_fast[dicom]')") from e
+        try:
+            ds = pydicom.dcmread(path)
+            a = ds.pixel_array.astype(np.float32)
+            a = a * float(getattr(ds, "RescaleSlope", 1)) + float(getattr(ds, "RescaleIntercept", 0))
+            if getattr(ds, "PhotometricInterpretation", "") == "MONOCHROME1":
+                a = a.max() - a
+        except Exception as e:
+            raise ImageReadError(f"{path}: cannot decode DICOM ({e})") from e
+        return _minmax(a if a.ndim == 2 else a.mean(axis=-1))
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGB", "RGBA", "P", "CMYK", "LA", "1", "YCbCr"):
+                im = im.convert("L")
+            a = np.asarray(im)
+    except Exception as e:
+        raise ImageReadError(f"{path}: cannot decode image ({e})") from e
+    if a.ndim == 3:
+        a = a.mean(axis=-1)
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / 255.0
+    if a.dtype in (np.uint16, np.dtype(">u2"), np.dtype("<u2")):
+        return a.astype(np.float32) / 65535.0
+    return _minmax(a.astype(np.float32))
+
+
+def _minmax(a: np.ndarray) -> np.ndarray:
+    a = a.astype(np.float32)
+    lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+    return np.zeros_like(a) if hi <= lo else (a - lo) / (hi - lo)
+
+
+@dataclass
+class ImageCheckReport:
+    """Images that were missing or undecodable; with on_bad="skip" they were dropped."""
+
+    n_checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    @property
+    def n_skipped(self) -> int:
+        return len(self.missing) + len(self.unreadable)
+
+    def summary(self) -> str:
+        return (f"checked {self.n_checked} images: {len(self.missing)} missing, {len(self.unreadable)} unreadable"
+                + (f" (e.g. {(self.missing + self.unreadable)[:3]})" if self.n_skipped else ""))
+
+
+def _header_ok(path: str) -> bool:
+    try:
+        if Path(path).suffix.lower() in DICOM_SUFFIXES:
+            import pydicom
+
+            pydicom.dcmread(path, stop_before_pixels=True)
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:  # reads the header only
+                im.size
+        return True
+    except Exception:
+        return False
+
+
+def check_images(manifest: pd.DataFrame, on_bad: str = "error") -> tuple[pd.DataFrame, ImageCheckReport]:
+    """Check every image exists and has a readable header. 'error' raises, 'skip' drops them."""
+    report = ImageCheckReport(n_checked=len(manifest))
+    keep = np.ones(len(manifest), dtype=bool)
+    for k, (i, p) in enumerate(zip(manifest["id"], manifest["path"])):
+        if not Path(p).is_file():
+            report.missing.append(f"{i}: {p}")
+            keep[k] = False
+        elif not _header_ok(p):
+            report.unreadable.append(f"{i}: {p}")
+            keep[k] = False
+    if report.n_skipped and on_bad == "error":
+        raise ImageReadError(f"{report.summary()}; fix the manifest or pass on_bad_image='skip' (--on-bad-image skip)")
+    return manifest[keep].reset_index(drop=True), report
+
+
+def _to_tensor(a: np.ndarray, in_channels: int) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
+    return t.expand(in_channels, -1, -1) if in_channels > 1 else t
+
+
+class ImageDataset(Dataset):
+    """Two augmented views of each image, and its index (the row in the pairs graph).
+
+    Args:
+        paths: image files in index order.
+        image_size: output side.
+        in_channels: grey is repeated when >1.
+        seed: run seed; with `set_epoch`, fixes every view.
+        augment: the augmentation pipeline (default `GreyAugment(image_size)`).
+        ids: image ids, for error messages.
+    """
+
+    def __init__(self, paths: Sequence[str], image_size: int, in_channels: int = 1, seed: int = 0,
+                 augment: GreyAugment | None = None, ids: Sequence[str] | None = None) -> None:
+        self.paths = [str(p) for p in paths]
+        self.ids = [str(i) for i in ids] if ids is not None else [str(k) for k in range(len(self.paths))]
+        self.in_channels = in_channels
+        self.augment = augment or GreyAugment(image_size)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        try:
+            img = _to_tensor(read_image(self.paths[index]), self.in_channels)
+        except ImageReadError as e:
+            raise ImageReadError(f"image {self.ids[index]!r}: {e}") from None
+        views = []
+        for v in (0, 1):
+            g = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index, v))
+            views.append(self.augment(img, g))
+        return views[0], views[1], index
+
+
+class EvalImageDataset(Dataset):
+    """One deterministic view per image (for feature extraction)."""
+
+    def __init__(self, paths: Sequence[str], image_size: int, in_channels: int = 1) -> None:
+        self.paths, self.image_size, self.in_channels = [str(p) for p in paths], image_size, in_channels
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        return eval_transform(_to_tensor(read_image(self.paths[index]), self.in_channels), self.image_size), index
+
+
+class GlobalBatchSampler(Sampler):
+    """Seeded per-epoch permutation cut into global batches; each rank takes its slice.
+
+    Global batch t of epoch e is ``perm_e[t*B*W : (t+1)*B*W]`` and rank r gets
+    ``[r*B : (r+1)*B]`` of it, so W processes see exactly the images one process with batch B*W
+    would see, in the same order. The last incomplete global batch is dropped. `start_step`
+    skips batches already trained (resume mid-epoch) without loading them.
+    """
+
+    def __init__(self, n: int, batch_size: int, *, world_size: int = 1, rank: int = 0, seed: int = 0) -> None:
+        self.n, self.batch_size, self.world_size, self.rank, self.seed = n, batch_size, world_size, rank, seed
+        self.global_batch = batch_size * world_size
+        if self.global_batch > n:
+            raise ValueError(
+                f"batch size {batch_size}" + (f" x {world_size} processes" if world_size > 1 else "")
+                + f" is larger than the dataset ({n} images)"
+            )
+        self.epoch = 0
+        self.start_step = 0
+
+    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
+        self.epoch, self.start_step = epoch, start_step
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n // self.global_batch
+
+    def __len__(self) -> int:
+        return self.steps_per_epoch - self.start_step
+
+    def __iter__(self) -> Iterator[list[int]]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()
+        for t in range(self.start_step, self.steps_per_epoch):
+            lo = t * self.global_batch + self.rank * self.batch_size
+            yield perm[lo : lo + self.batch_size]

@@ -1,0 +1,88 @@
+"""Multi-positive losses shared by the methods.
+
+Every loss takes a (B, M) weight matrix: row i says which of the M candidates are positives of
+anchor i (and how much, with soft weights). With one positive per anchor each loss equals the
+method's standard loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["multi_positive_infonce", "predictive_cosine_loss", "AVERAGES"]
+
+AVERAGES = ("anchor", "batch")
+
+
+def _check(logits: torch.Tensor, weights: torch.Tensor, average: str) -> None:
+    if average not in AVERAGES:
+        raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
+    if logits.shape != weights.shape or logits.ndim != 2:
+        raise ValueError(f"logits and weights must both be (B, M), got {tuple(logits.shape)} and {tuple(weights.shape)}")
+
+
+def _reduce(per_pair: torch.Tensor, w: torch.Tensor, average: str) -> torch.Tensor:
+    """Weighted mean of per-pair losses: per anchor then over anchors, or over all pairs at once."""
+    contrib = torch.where(w > 0, w * per_pair, torch.zeros_like(per_pair))
+    if average == "batch":
+        return contrib.sum() / w.sum().clamp_min(1e-12)
+    wsum = w.sum(dim=1)
+    has = wsum > 0
+    if not bool(has.any()):
+        return per_pair.sum() * 0.0  # keeps the graph; no anchor has a positive
+    return (contrib.sum(dim=1)[has] / wsum[has]).mean()
+
+
+def multi_positive_infonce(
+    logits: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    exclude: torch.Tensor | None = None,
+    average: str = "anchor",
+) -> torch.Tensor:
+    """InfoNCE with several (weighted) positives per anchor, SupCon's L_out form.
+
+    ``loss_i = -sum_j w_ij log softmax(logits_i)_j / sum_j w_ij``, averaged over anchors with at
+    least one positive (`average="anchor"`), or ``-sum_ij w_ij log p_ij / sum_ij w_ij`` over the
+    whole batch (`average="batch"`, as McGIP's official MoCo code does).
+
+    Args:
+        logits: (B, M) similarities already divided by the temperature.
+        weights: (B, M) non-negative positive weights (0 = negative).
+        exclude: optional (B, M) bool; True columns leave the softmax denominator entirely
+            (an anchor's own view in SimCLR).
+        average: "anchor" or "batch".
+    """
+    _check(logits, weights, average)
+    logits = logits.float()
+    w = weights.float()
+    if exclude is not None:
+        logits = logits.masked_fill(exclude, float("-inf"))
+        w = w.masked_fill(exclude, 0.0)
+    log_prob = F.log_softmax(logits, dim=1)
+    return _reduce(-log_prob, w, average)
+
+
+def predictive_cosine_loss(
+    predictions: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    kind: str = "byol",
+    average: str = "anchor",
+) -> torch.Tensor:
+    """BYOL / SimSiam loss pulling each prediction towards the targets of all its positives.
+
+    Per pair, ``2 - 2 cos(p_i, z_j)`` (BYOL) or ``-cos(p_i, z_j)`` (SimSiam). Targets are
+    detached (stop-gradient). Averaged per anchor over its positives, or over all positive pairs
+    (`average="batch"`, the official masked mean).
+    """
+    if kind not in ("byol", "simsiam"):
+        raise ValueError(f"kind must be 'byol' or 'simsiam', got {kind!r}")
+    p = F.normalize(predictions.float(), dim=1)
+    z = F.normalize(targets.detach().float(), dim=1)
+    cos = p @ z.T
+    _check(cos, weights, average)
+    per_pair = 2.0 - 2.0 * cos if kind == "byol" else -cos
+    return _reduce(per_pair, weights.float(), average)

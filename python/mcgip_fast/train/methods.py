@@ -1,0 +1,29 @@
+"""Method registry: name -> class, and building a method from a `TrainConfig`."""
+
+from __future__ import annotations
+
+from mcgip_fast.train.base import GazeMethod
+from mcgip_fast.train.byol import BYOL
+from mcgip_fast.train.moco import MoCo
+from mcgip_fast.train.positives import PositiveLookup
+from mcgip_fast.train.simclr import SimCLR
+from mcgip_fast.train.simsiam import SimSiam
+
+METHODS: dict[str, type[GazeMethod]] = {"moco": MoCo, "byol": BYOL, "simsiam": SimSiam, "simclr": SimCLR}
+
+
+def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
+    """Instantiate `cfg.method` around `backbone`; `lookup=None` trains the baseline."""
+    common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average)
+    sizes = {k: v for k, v in (("proj_dim", cfg.proj_dim), ("hidden_dim", cfg.hidden_dim)) if v is not None}
+    if cfg.method == "moco":
+        return MoCo(backbone, queue_size=cfg.queue_size, temperature=cfg.temperature or MoCo.default_temperature,
+                    momentum=cfg.momentum if cfg.momentum is not None else MoCo.default_momentum,
+                    in_batch_keys=cfg.in_batch_keys, **sizes, **common)
+    if cfg.method == "byol":
+        return BYOL(backbone, momentum=cfg.momentum if cfg.momentum is not None else BYOL.default_momentum, **sizes, **common)
+    if cfg.method == "simsiam":
+        return SimSiam(backbone, **sizes, **common)
+    if cfg.method == "simclr":
+        return SimCLR(backbone, temperature=cfg.temperature or SimCLR.default_temperature, **sizes, **common)
+    raise ValueError(f"method must be one of {sorted(METHODS)}, got {cfg.method!r}")

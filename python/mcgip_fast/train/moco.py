@@ -1,0 +1,82 @@
+"""MoCo v2 with gaze positives from the key queue and the batch.
+
+For query i the positives are its own key plus every in-batch key and queue entry whose image is
+a gaze positive of i, or is image i itself. Empty queue slots (id -1) are never positives. Keys
+and ids are gathered from every process before they are used and enqueued, so every rank holds the
+same queue and sees the same candidates.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mcgip_fast.train import ddp
+from mcgip_fast.train.base import GazeMethod, MethodOutput, ema_update, frozen_copy
+from mcgip_fast.train.heads import moco_v2_projector
+from mcgip_fast.train.losses import multi_positive_infonce
+from mcgip_fast.train.queue import KeyQueue
+
+__all__ = ["MoCo"]
+
+
+class MoCo(GazeMethod):
+    """MoCo v2 (Chen et al. 2020) with McGIP's multi-positive InfoNCE.
+
+    Args:
+        backbone: encoder; `backbone.feature_dim` sizes the projector.
+        proj_dim, hidden_dim: projector sizes (paper: 128 and the feature dim).
+        queue_size: number of keys kept (K); must be a multiple of the global batch.
+        temperature: tau (McGIP uses 0.2).
+        momentum: key-encoder EMA (0.999).
+        in_batch_keys: also contrast against the other in-batch keys (gathered over ranks). With
+            False and gaze off this is exactly the official MoCo v2 loss.
+        **kw: see `GazeMethod`.
+    """
+
+    default_momentum = 0.999
+    default_temperature = 0.2
+
+    def __init__(self, backbone: nn.Module, *, proj_dim: int = 128, hidden_dim: int | None = None, queue_size: int = 4096,
+                 temperature: float = 0.2, momentum: float = 0.999, in_batch_keys: bool = True, **kw) -> None:
+        super().__init__(backbone, **kw)
+        hidden_dim = hidden_dim or backbone.feature_dim
+        self.projector = moco_v2_projector(backbone.feature_dim, hidden_dim, proj_dim)
+        self.key_backbone = frozen_copy(self.backbone)
+        self.key_projector = frozen_copy(self.projector)
+        self.queue = KeyQueue(proj_dim, queue_size)
+        self.temperature = float(temperature)
+        self.momentum = float(momentum)
+        self.in_batch_keys = in_batch_keys
+
+    def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
+        b = view1.shape[0]
+        q = F.normalize(self.projector(self.backbone(view1)), dim=1)
+        with torch.no_grad():
+            k = F.normalize(self.key_projector(self.key_backbone(view2)), dim=1)
+            k_all = ddp.all_gather_nograd(k)
+            ids_all = ddp.all_gather_nograd(index)
+        self.queue.check_batch(k_all.shape[0])
+        queue_keys, queue_ids = self.queue.snapshot()
+        queue_keys = queue_keys.to(q.dtype)
+        if self.in_batch_keys:
+            batch_logits = q @ k_all.to(q.dtype).T
+            w_batch = self.positive_weights(index, ids_all)
+        else:
+            batch_logits = (q * k.to(q.dtype)).sum(dim=1, keepdim=True)
+            w_batch = torch.ones(b, 1, device=q.device)
+        if self.gaze:
+            w_queue = self.positive_weights(index, queue_ids)
+        else:  # baseline: every queue entry is a negative, as in MoCo
+            w_queue = torch.zeros(b, queue_ids.shape[0], device=q.device)
+        logits = torch.cat([batch_logits, q @ queue_keys.T], dim=1) / self.temperature
+        weights = torch.cat([w_batch, w_queue], dim=1)
+        loss = multi_positive_infonce(logits, weights, average=self.loss_average)
+        self.queue.enqueue(k_all, ids_all)
+        self.last_weights = weights.detach()  # inspected by tests and benchmarks
+        return MethodOutput(loss, self.extra_positives(weights, b))
+
+    def momentum_update(self, step: int, total_steps: int) -> None:
+        ema_update(self.key_backbone, self.backbone, self.momentum)
+        ema_update(self.key_projector, self.projector, self.momentum)
