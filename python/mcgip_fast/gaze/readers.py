@@ -422,7 +422,7 @@ def fixations_from_samples(
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise GazeValidationError(
-            f"{table.name} row {i + table.first_row}: timestamp {table.columns[t_col][i]!r} is not a whole number of "
+            f"{table.name} row {i + table.first_row}: timestamp {table.columns[t_col][i]} is not a whole number of "
             "milliseconds; pymovements' detectors need integer ms timestamps"
         )
     xs, ys = table.numeric(x_col), table.numeric(y_col)

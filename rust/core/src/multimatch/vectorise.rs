@@ -31,12 +31,6 @@ impl Saccades {
         Saccades { x: v(), y: v(), lenx: v(), leny: v(), theta: v(), rho: v(), dur: Vec::with_capacity(n + 2) }
     }
 
-    pub(crate) fn clear(&mut self) {
-        for v in [&mut self.x, &mut self.y, &mut self.lenx, &mut self.leny, &mut self.theta, &mut self.rho, &mut self.dur] {
-            v.clear();
-        }
-    }
-
     /// Append a saccade by its start and displacement; length and angle follow.
     pub(crate) fn push(&mut self, x: f64, y: f64, lenx: f64, leny: f64) {
         let (rho, theta) = cart2pol(lenx, leny);
