@@ -230,3 +230,25 @@ def test_multimatch_needs_a_screen():
     with pytest.raises(ValueError, match="needs the screen size"):
         mine(no_screen, "multimatch", "topk", k=1)
     assert mine(no_screen, "multimatch", "topk", k=1, scheme_options={"screen": (1280, 720)}).n_pairs > 0
+
+
+def test_prefilter_with_every_candidate_equals_exhaustive():
+    a = random_archive(30, 10, seed=6, short=1)
+    for rule, kw in (("topk", {"k": 3}), ("threshold", {"threshold": 0.7})):
+        ex = mine(a, "multimatch", rule, **kw)
+        pf = mine(a, "multimatch", rule, scheme_options={"prefilter": 29}, tile_rows=4, **kw)
+        r1, c1, s1 = ex.edges()
+        r2, c2, s2 = pf.edges()
+        assert np.array_equal(r1, r2) and np.array_equal(c1, c2) and np.array_equal(s1, s2)
+        assert pf.params["prefilter"] == 29 and "faiss" in pf.params["candidates"]
+
+
+def test_prefilter_finds_a_subset_with_exact_scores():
+    a = random_archive(60, 10, seed=7)
+    dense = dense_scores(a)
+    pf = mine(a, "multimatch", "threshold", threshold=0.65, scheme_options={"prefilter": 8})
+    r, c, s = pf.edges()
+    np.testing.assert_array_equal(s, dense[r, c])
+    assert edge_set(pf) <= {(i, j) for i, j in zip(*np.nonzero(dense > 0.65))}
+    with pytest.raises(ValueError, match="prefilter must be a positive"):
+        mine(a, "multimatch", "topk", k=1, scheme_options={"prefilter": 0})

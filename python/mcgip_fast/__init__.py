@@ -24,6 +24,9 @@ from mcgip_fast.gaze import (
     read_table,
     render_heatmaps,
 )
+from mcgip_fast.similarity.multimatch import (  # noqa: F401
+    multimatch, multimatch_matrix, multimatch_one_vs_many, multimatch_pairs,
+)
 
 __all__ = [
     "__version__",

@@ -80,7 +80,7 @@ def register(subparsers) -> None:
     run.add_argument("--threads", type=int, help="threads per tile (default: all cores); the output does not depend on it")
     run.add_argument("--engine", default="local", help="local (this machine) or dask (a Dask cluster, see --scheduler) (default: local)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="dask: scheduler address, e.g. tcp://10.0.0.5:8786")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-progress", action="store_true", help="do not show the progress bar (with ETA) on stderr")
     p.set_defaults(run=run_mine)
 
 

@@ -84,10 +84,16 @@ class MultiMatchState:
     duration: np.ndarray
     active: np.ndarray
     skipped: list[str] = field(default_factory=list)
+    #: Heatmap feature vectors (N, D) float32 for the FAISS prefilter, else None.
+    features: np.ndarray | None = None
 
     @property
     def n(self) -> int:
         return len(self.offsets) - 1
+
+    def __getstate__(self):
+        # The FAISS index is rebuilt where it is needed (it does not pickle); everything else ships.
+        return {k: v for k, v in vars(self).items() if k != "_index"}
 
 
 class MultiMatchScheme:
@@ -108,7 +114,16 @@ class MultiMatchScheme:
         tdir: float = 0.0,
         tdur: float = 0.0,
         tamp: float = 0.0,
+        prefilter: int | None = None,
+        heatmap_size: int = 32,
     ) -> None:
+        if prefilter is not None and (isinstance(prefilter, bool) or not isinstance(prefilter, int) or prefilter < 1):
+            raise ValueError(f"prefilter must be a positive number of candidates per item, got {prefilter!r}")
+        if isinstance(heatmap_size, bool) or not isinstance(heatmap_size, int) or heatmap_size < 4:
+            raise ValueError(f"heatmap_size must be an integer >= 4, got {heatmap_size!r}")
+        self.prefilter = prefilter
+        self.heatmap_size = heatmap_size
+        self.candidates = "exhaustive" if prefilter is None else f"faiss heatmap prefilter, {prefilter} per item, exact multimatch re-rank"
         w = tuple(float(v) for v in weights)
         if len(w) != 5 or any(not np.isfinite(v) or v < 0 for v in w) or sum(w) <= 0:
             raise ValueError(f"weights must be 5 non-negative numbers with a positive sum, got {weights!r}")
@@ -121,9 +136,14 @@ class MultiMatchScheme:
         return 0.0, float(sum(self.weights))
 
     def params(self) -> dict[str, Any]:
+        extra = {} if self.prefilter is None else {
+            "prefilter": self.prefilter,
+            "prefilter_features": f"{self.heatmap_size}x{self.heatmap_size} duration-weighted gaze maps (sigma {self.heatmap_size / 16:g} px), unit length, weighted by the spatial weights, next to 9 log-duration quantiles weighted by the duration weight; L2 distance",
+        }
         return {
             "scheme": self.name,
             "score": "sum(weights * [vector, direction, length, position, duration]), higher = more similar",
+            **extra,
             "weights": list(self.weights),
             "screen": None if self.screen is None else list(self.screen),
             "grouping": self.grouping,
@@ -147,13 +167,33 @@ class MultiMatchScheme:
         active = lengths >= 3
         keys = archive.keys
         skipped = [f"{keys[i]!r}: {lengths[i]} fixations (MultiMatch needs at least 3)" for i in np.flatnonzero(~active)]
-        return MultiMatchState(offsets, x, y, d, np.ascontiguousarray(active), skipped)
+        features = None
+        if self.prefilter is not None:
+            from mcgip_fast.gaze.heatmaps import render_heatmaps
+
+            size = self.heatmap_size
+            maps = render_heatmaps(archive, (size, size), sigma=size / 16, normalise="none")
+            spatial = maps.reshape(len(maps), -1).astype(np.float64)
+            spatial /= np.maximum(np.linalg.norm(spatial, axis=1, keepdims=True), 1e-300)
+            # Duration quantiles stand in for the duration dimension (McGIP weighs it 0.6).
+            q = np.linspace(0.1, 0.9, 9)
+            durs = np.zeros((len(lengths), len(q)))
+            for i in np.flatnonzero(lengths > 0):
+                durs[i] = np.quantile(np.log(d[offsets[i]:offsets[i + 1]]), q)
+            durs -= durs.mean(axis=0)
+            durs /= max(float(np.sqrt((durs**2).sum(axis=1).mean())), 1e-12)
+            w = np.asarray(self.weights) / sum(self.weights)
+            features = np.hstack([np.sqrt(w[:4].sum()) * spatial, np.sqrt(w[4]) * durs]).astype(np.float32)
+        return MultiMatchState(offsets, x, y, d, np.ascontiguousarray(active), skipped, features)
 
     def _kw(self) -> dict[str, Any]:
         return dict(screen=self.screen, grouping=self.grouping, tdir=self.tdir, tdur=self.tdur, tamp=self.tamp, weights=list(self.weights))
 
     def tile(self, state: MultiMatchState, start: int, end: int, select: tuple[str, float], threads: int | None = None) -> TileResult:
         kind, value = select
+        state = _aligned(state)
+        if self.prefilter is not None:
+            return self._prefilter_tile(state, start, end, select, threads)
         (row, col, score), scored, nan = _core.mining_multimatch_tile(
             state.offsets, state.x, state.y, state.duration, state.active, start, end,
             k=int(value) if kind == "topk" else None,
@@ -164,12 +204,55 @@ class MultiMatchScheme:
         return TileResult(row, col, score, int(scored), int(nan))
 
     def tile_work(self, state: MultiMatchState, start: int, end: int) -> int:
+        if self.prefilter is not None:
+            return (end - start) * min(self.prefilter, state.n - 1)
         return int(_core.mining_tile_pairs(state.n, start, end))
+
+    def _prefilter_tile(self, state: MultiMatchState, start: int, end: int, select, threads) -> TileResult:
+        """Candidates: each row's nearest feature vectors (FAISS, exact L2); then exact MultiMatch."""
+        import faiss
+
+        index = getattr(state, "_index", None)
+        if index is None:
+            index = faiss.IndexFlatL2(state.features.shape[1])
+            index.add(state.features)
+            state._index = index
+        c = min(self.prefilter, state.n - 1)
+        _, nbr = index.search(state.features[start:end], c + 1)
+        rows = np.repeat(np.arange(start, end, dtype=np.int64), c + 1)
+        cols = nbr.reshape(-1).astype(np.int64)
+        keep = (cols >= 0) & (cols != rows) & state.active[rows] & state.active[np.maximum(cols, 0)]
+        rows, cols = rows[keep], cols[keep]
+        # Each unordered candidate pair once, in a fixed order.
+        lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+        key = np.unique(lo * state.n + hi)
+        lo, hi = key // state.n, key % state.n
+        s = self.score_pairs(state, lo, hi, threads)
+        nan = np.isnan(s)
+        lo, hi, s = lo[~nan], hi[~nan], s[~nan]
+        kind, value = select
+        if kind == "above":
+            hit = s > value
+            return TileResult(lo[hit], hi[hit], s[hit], len(key), int(nan.sum()))
+        # Both directions are candidates for the rows' top-k (the score is symmetric).
+        row, col, score = _core.mining_merge_topk(
+            state.n, int(value), np.concatenate([lo, hi]), np.concatenate([hi, lo]), np.concatenate([s, s]), threads=threads
+        )
+        return TileResult(row, col, score, len(key), int(nan.sum()))
 
     def score_pairs(self, state: MultiMatchState, i: np.ndarray, j: np.ndarray, threads: int | None = None) -> np.ndarray:
         i = np.ascontiguousarray(i, dtype=np.int64)
         j = np.ascontiguousarray(j, dtype=np.int64)
+        state = _aligned(state)
         return _core.mining_multimatch_pairs(state.offsets, state.x, state.y, state.duration, i, j, threads=threads, **self._kw())
+
+
+def _aligned(state):
+    """Arrays unpickled by Dask can be unaligned views of a network buffer; Rust needs aligned, contiguous ones."""
+    for name, value in vars(state).items():
+        if isinstance(value, np.ndarray) and not (value.flags.c_contiguous and value.flags.aligned):
+            setattr(state, name, np.require(value, requirements=["C", "A"]).copy())
+    return state
 
 
 def make_scheme(scheme: str | Any, **options: Any):

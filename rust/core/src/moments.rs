@@ -411,6 +411,25 @@ pub fn match_shapes_matrix(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod) -> Res
     Ok(out)
 }
 
+/// matchShapes(a[ia[t]], b[ib[t]]) for a list of index pairs (candidate re-ranking); parallel.
+pub fn match_shapes_pairs(hu_a: &[Hu], hu_b: &[Hu], ia: &[i64], ib: &[i64], method: MatchMethod) -> Result<Vec<f64>> {
+    if ia.len() != ib.len() {
+        return invalid!("index lists differ in length: {} vs {}", ia.len(), ib.len());
+    }
+    let bad = |idx: &[i64], n: usize| idx.iter().position(|&v| v < 0 || v as usize >= n);
+    if let Some(t) = bad(ia, hu_a.len()) {
+        return invalid!("pair {t}: index {} out of range for {} vectors", ia[t], hu_a.len());
+    }
+    if let Some(t) = bad(ib, hu_b.len()) {
+        return invalid!("pair {t}: index {} out of range for {} vectors", ib[t], hu_b.len());
+    }
+    Ok(ia
+        .par_iter()
+        .zip(ib.par_iter())
+        .map(|(&i, &j)| match_shapes_pair(&hu_a[i as usize], &hu_b[j as usize], method))
+        .collect())
+}
+
 /// `sign·log10|h|` per component, with components at or below the matchShapes threshold
 /// (|h| ≤ 1e-5) set to 0: L1 distance between two such vectors equals matchShapes I2 whenever
 /// every component counts on both sides. Used to index Hu vectors for retrieval.
@@ -426,6 +445,42 @@ pub fn hu_log_features(hu: &[Hu]) -> Vec<[f64; 7]> {
             out
         })
         .collect()
+}
+
+/// McGIP's relative difference `|a − b| / max(|a|, |b|)`: 0 when a == b (a non-zero value),
+/// 1 when undefined (either value NaN, or both zero).
+#[inline]
+pub fn relative_difference(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        return 1.0;
+    }
+    let den = a.abs().max(b.abs());
+    if den == 0.0 {
+        return 1.0;
+    }
+    if a == b {
+        return 0.0;
+    }
+    (a - b).abs() / den
+}
+
+/// The official McGIP Hu similarity between feature rows (M00, Hu1):
+/// `1 − (w·d(Hu1) + (1 − w)·d(M00))`, all pairs, row-major (len(a), len(b)).
+pub fn mcgip_hu_similarity_matrix(fa: &[[f64; 2]], fb: &[[f64; 2]], w: f64) -> Result<Vec<f64>> {
+    if fa.is_empty() || fb.is_empty() {
+        return invalid!("mcgip_hu_similarity needs at least one feature row on each side");
+    }
+    if !(0.0..=1.0).contains(&w) {
+        return invalid!("w must be in [0, 1], got {w}");
+    }
+    let m = fb.len();
+    let mut out = vec![0.0f64; fa.len() * m];
+    out.par_chunks_mut(m).zip(fa.par_iter()).for_each(|(row, a)| {
+        for (slot, b) in row.iter_mut().zip(fb) {
+            *slot = 1.0 - (w * relative_difference(a[1], b[1]) + (1.0 - w) * relative_difference(a[0], b[0]));
+        }
+    });
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -506,6 +561,17 @@ mod tests {
         assert_ne!(match_shapes_pair(&a, &c, MatchMethod::I3), match_shapes_pair(&c, &a, MatchMethod::I3));
         let mat = match_shapes_matrix(&[a, b], &[c], MatchMethod::I1).unwrap();
         assert_eq!(mat[1], match_shapes_pair(&b, &c, MatchMethod::I1));
+    }
+
+    #[test]
+    fn mcgip_relative_difference_edges() {
+        assert_eq!(relative_difference(0.0, 0.0), 1.0);
+        assert_eq!(relative_difference(f64::NAN, 1.0), 1.0);
+        assert_eq!(relative_difference(2.0, 2.0), 0.0);
+        assert_eq!(relative_difference(1.0, 4.0), 0.75);
+        let s = mcgip_hu_similarity_matrix(&[[4.0, 1.0]], &[[1.0, 1.0], [4.0, 1.0]], 0.8).unwrap();
+        assert!((s[0] - (1.0 - 0.2 * 0.75)).abs() < 1e-15);
+        assert_eq!(s[1], 1.0);
     }
 
     #[test]
