@@ -55,7 +55,7 @@ class SynthConfig:
     n_readers: int = 4
     readers_per_image: int = 1
     display_scale: float = 8.0
-    contrast_range: tuple[float, float] = (1.0, 2.2)
+    contrast_range: tuple[float, float] = (2.5, 4.5)
     noise: float = 0.15
     seed: int = 0
 
