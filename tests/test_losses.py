@@ -6,6 +6,9 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 
+# tiny tensors: one thread avoids OpenMP spinning on a shared, busy machine
+torch.set_num_threads(1)
+
 from mcgip_fast.mining import PositivePairs  # noqa: E402
 from mcgip_fast.train.backbones import build_backbone  # noqa: E402
 from mcgip_fast.train.byol import BYOL  # noqa: E402
@@ -61,10 +64,12 @@ def test_lookup_random_graph_matches_are_positive():
     n = 50
     i, j = rng.integers(0, n, 200), rng.integers(0, n, 200)
     pairs = PositivePairs.from_edges([str(k) for k in range(n)], i, j, rng.random(200), symmetric=False)
-    a = rng.integers(-1, n, 40)
-    c = rng.integers(-1, n, 70)
-    got = PositiveLookup.from_pairs(pairs).weights(torch.from_numpy(a), torch.from_numpy(c)).numpy()
-    np.testing.assert_array_equal(got, brute_weights(pairs, a.tolist(), c.tolist()))
+    for trial in range(20):
+        a = rng.integers(-1, n + 3, 40)
+        c = rng.integers(-1, n + 3, 70)  # repeated ids, empty slots, ids outside the graph
+        for soft in (False, True):
+            got = PositiveLookup.from_pairs(pairs).weights(torch.from_numpy(a), torch.from_numpy(c), soft=soft).numpy()
+            np.testing.assert_allclose(got, brute_weights(pairs, a.tolist(), c.tolist(), soft), rtol=1e-6)
 
 
 def test_identity_lookup_and_drop():
@@ -82,11 +87,19 @@ def test_identity_lookup_and_drop():
         lookup.weights(a, c, drop_p=1.5)
 
 
-def test_lookup_rejects_unsorted_keys():
-    with pytest.raises(ValueError, match="increasing"):
-        PositiveLookup([3, 1], [1.0, 1.0], 4)
-    with pytest.raises(ValueError, match="equal length"):
-        PositiveLookup([1, 3], [1.0], 4)
+def test_lookup_rejects_bad_csr():
+    with pytest.raises(ValueError, match="non-decreasing"):
+        PositiveLookup([0, 2, 1], [0], [1.0])
+    with pytest.raises(ValueError, match="entries"):
+        PositiveLookup([0, 1, 2], [1], [1.0])
+    with pytest.raises(ValueError, match="out of range for 2 items"):
+        PositiveLookup([0, 1, 1], [5], [1.0])
+
+
+def test_lookup_self_loop_and_soft_with_repeated_candidates():
+    lookup = PositiveLookup([0, 2, 3], [0, 1, 0], [0.3, 0.6, 0.6])  # 0 has a self-loop
+    w = lookup.weights(torch.tensor([0, 1]), torch.tensor([1, 0, 1, -1, 0]), soft=True)
+    np.testing.assert_allclose(w.numpy(), [[0.6, 1, 0.6, 0, 1], [1, 0.6, 1, 0, 0.6]], rtol=1e-6)
 
 
 def test_infonce_one_positive_equals_cross_entropy():

@@ -10,6 +10,13 @@ from PIL import Image
 
 from mcgip_fast.mining import PositivePairs
 
+try:  # tiny models: one thread avoids OpenMP spinning on a shared, busy machine
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
+
 
 def make_dataset(root: Path, n: int = 16, size: int = 24, n_classes: int = 2, seed: int = 0,
                  pairs_suffix: str = ".npz", split: bool = False) -> tuple[Path, Path]:

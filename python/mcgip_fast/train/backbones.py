@@ -105,6 +105,12 @@ def load_backbone_weights(model: ResNetEncoder, path: str | Path) -> ResNetEncod
             state["conv1.weight"] = w.sum(dim=1, keepdim=True)
         else:
             raise ValueError(f"{path}: first layer takes {w.shape[1]} channels, model takes {model.in_channels}")
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    if wrong:
+        k = wrong[0]
+        raise ValueError(f"{path}: weights do not fit {model.name} (width {model.width}): {len(wrong)} tensors have "
+                         f"other shapes (e.g. {k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)})")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(

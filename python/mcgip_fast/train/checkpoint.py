@@ -12,18 +12,26 @@ __all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "load_checkpoint", "rng_state
 CHECKPOINT_FORMAT = 1
 
 
-def rng_state() -> dict[str, Any]:
-    """torch CPU and CUDA generator states (the only RNGs training draws from)."""
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+def rng_state(device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Every process's torch CPU (and CUDA device) generator state, stacked by rank.
+
+    A collective under DDP: call it on every rank. Ranks draw different random numbers (e.g.
+    dropped positives), so each one gets its own state back on resume.
+    """
+    from mcgip_fast.train import ddp
+
+    device = torch.device(device)
+    state = {"torch": ddp.all_gather_nograd(torch.get_rng_state().to(device)[None]).cpu()}
+    if device.type == "cuda":
+        state["cuda"] = ddp.all_gather_nograd(torch.cuda.get_rng_state(device).to(device)[None]).cpu()
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def set_rng_state(state: dict[str, Any], rank: int = 0, device: torch.device | str = "cpu") -> None:
+    torch.set_rng_state(state["torch"][rank].clone())
+    device = torch.device(device)
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"][rank].clone(), device)
 
 
 def _atomic_save(obj: Any, path: Path) -> Path:
@@ -34,10 +42,10 @@ def _atomic_save(obj: Any, path: Path) -> Path:
     return path
 
 
-def save_checkpoint(path: str | Path, *, model, optimizer, scheduler, scaler, epoch: int, step_in_epoch: int,
+def save_checkpoint(path: str | Path, *, model, optimizer, scheduler, scaler, rng: dict, epoch: int, step_in_epoch: int,
                     global_step: int, losses: list[float], config: dict, world_size: int) -> Path:
     """Model (with the queue and its ids, momentum networks, BN statistics), optimiser, LR
-    schedule, loss scaler, RNG states, and the position in training."""
+    schedule, loss scaler, RNG states (`rng_state()`), and the position in training."""
     return _atomic_save(
         {
             "format": CHECKPOINT_FORMAT,
@@ -45,7 +53,7 @@ def save_checkpoint(path: str | Path, *, model, optimizer, scheduler, scaler, ep
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else {},
-            "rng": rng_state(),
+            "rng": rng,
             "epoch": epoch,
             "step_in_epoch": step_in_epoch,
             "global_step": global_step,

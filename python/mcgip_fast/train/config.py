@@ -39,6 +39,7 @@ class TrainConfig:
     loss_average: str = _f("anchor", "average the multi-positive loss per anchor (SupCon L_out) or over the whole batch (official McGIP code)", choices=("anchor", "batch"))
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
     in_batch_keys: bool = _f(True, "MoCo: also contrast against the other in-batch keys (--no-in-batch-keys with --no-gaze is exactly MoCo v2)")
+    shuffle_bn: bool = _f(True, "MoCo under DDP: compute keys on a batch shuffled across processes (MoCo's shuffling BN)")
     temperature: float | None = _f(None, "softmax temperature for MoCo and SimCLR (default 0.2)")
     momentum: float | None = _f(None, "EMA momentum of the key/target network (default MoCo 0.999, BYOL 0.996 rising to 1)")
     proj_dim: int | None = _f(None, "projector output size (default MoCo/SimCLR 128, BYOL 256, SimSiam 2048)")

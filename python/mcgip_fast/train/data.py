@@ -145,7 +145,14 @@ class ImageCheckReport:
                 + (f" (e.g. {(self.missing + self.unreadable)[:3]})" if self.n_skipped else ""))
 
 
-def _header_ok(path: str) -> bool:
+def _readable(path: str, full: bool) -> bool:
+    """Header check (cheap), or a full decode when `full`."""
+    if full:
+        try:
+            read_image(path)
+            return True
+        except ImageReadError:
+            return False
     try:
         if Path(path).suffix.lower() in DICOM_SUFFIXES:
             import pydicom
@@ -162,14 +169,16 @@ def _header_ok(path: str) -> bool:
 
 
 def check_images(manifest: pd.DataFrame, on_bad: str = "error") -> tuple[pd.DataFrame, ImageCheckReport]:
-    """Check every image exists and has a readable header. 'error' raises, 'skip' drops them."""
+    """Check every image exists and is readable. 'error' raises (after a header check; a file that
+    fails to decode later stops training with its id and path), 'skip' fully decodes each image
+    once and drops the bad ones."""
     report = ImageCheckReport(n_checked=len(manifest))
     keep = np.ones(len(manifest), dtype=bool)
     for k, (i, p) in enumerate(zip(manifest["id"], manifest["path"])):
         if not Path(p).is_file():
             report.missing.append(f"{i}: {p}")
             keep[k] = False
-        elif not _header_ok(p):
+        elif not _readable(p, full=on_bad == "skip"):
             report.unreadable.append(f"{i}: {p}")
             keep[k] = False
     if report.n_skipped and on_bad == "error":

@@ -15,7 +15,7 @@ import torch
 from mcgip_fast.train import ddp
 from mcgip_fast.train.augment import GreyAugment
 from mcgip_fast.train.backbones import build_backbone
-from mcgip_fast.train.checkpoint import load_checkpoint, save_checkpoint, save_encoder, set_rng_state
+from mcgip_fast.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, save_encoder, set_rng_state
 from mcgip_fast.train.config import TrainConfig
 from mcgip_fast.train.data import GlobalBatchSampler, ImageCheckReport, ImageDataset, align_to_pairs, check_images, read_manifest
 from mcgip_fast.train.methods import build_method
@@ -25,7 +25,7 @@ __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosi
 
 #: Options that must not change between a run and its resume.
 RESUME_KEYS = ("method", "gaze", "backbone", "width", "in_channels", "image_size", "batch_size", "queue_size",
-               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "manifest", "pairs")
+               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -200,7 +200,7 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
         scheduler.load_state_dict(ckpt["scheduler"])
         if ckpt["scaler"]:
             scaler.load_state_dict(ckpt["scaler"])
-        set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"], info.rank, device)
         start_epoch, start_step, global_step = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["global_step"]
         losses = list(ckpt["losses"])
         if info.is_main and log_path.exists():  # drop rows the killed run wrote after its checkpoint
@@ -235,8 +235,9 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
 
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
         nonlocal last_ckpt
+        rng = rng_state(device)  # collective: every rank
         if info.is_main:
-            save_checkpoint(ckpt_path, model=method, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+            save_checkpoint(ckpt_path, model=method, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=rng,
                             epoch=epoch, step_in_epoch=step_in_epoch, global_step=global_step, losses=losses,
                             config=cfg.to_dict(), world_size=info.world_size)
         last_ckpt = global_step
@@ -250,7 +251,10 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
             sampler.set_epoch(epoch, step_in_epoch)
             dataset.set_epoch(epoch)
             loader = torch.utils.data.DataLoader(indexed, batch_sampler=sampler, num_workers=cfg.num_workers,
-                                                 pin_memory=device.type == "cuda")
+                                                 pin_memory=device.type == "cuda",
+                                                 # its own generator: creating the iterator must not draw from
+                                                 # the global RNG, or a mid-epoch resume would drift
+                                                 generator=torch.Generator().manual_seed(cfg.seed + epoch))
             t_last = time.perf_counter()
             for view1, view2, index in loader:
                 view1 = view1.to(device, non_blocking=True)

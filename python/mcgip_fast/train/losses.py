@@ -57,11 +57,20 @@ def multi_positive_infonce(
     _check(logits, weights, average)
     logits = logits.float()
     w = weights.float()
+    denom_logits = logits
     if exclude is not None:
-        logits = logits.masked_fill(exclude, float("-inf"))
+        denom_logits = logits.masked_fill(exclude, float("-inf"))
         w = w.masked_fill(exclude, 0.0)
-    log_prob = F.log_softmax(logits, dim=1)
-    return _reduce(-log_prob, w, average)
+    # sum_j w_ij (-log p_ij) = lse_i * sum_j w_ij - sum_j w_ij logit_ij: two fused passes, no (B, M) log-probs
+    lse = torch.logsumexp(denom_logits, dim=1)
+    wsum = w.sum(dim=1)
+    per_anchor_sum = lse * wsum - (w * logits).sum(dim=1)
+    if average == "batch":
+        return per_anchor_sum.sum() / wsum.sum().clamp_min(1e-12)
+    has = wsum > 0
+    if not bool(has.any()):
+        return logits.sum() * 0.0  # keeps the graph; no anchor has a positive
+    return (per_anchor_sum[has] / wsum[has]).mean()
 
 
 def predictive_cosine_loss(

@@ -19,7 +19,7 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     if cfg.method == "moco":
         return MoCo(backbone, queue_size=cfg.queue_size, temperature=cfg.temperature or MoCo.default_temperature,
                     momentum=cfg.momentum if cfg.momentum is not None else MoCo.default_momentum,
-                    in_batch_keys=cfg.in_batch_keys, **sizes, **common)
+                    in_batch_keys=cfg.in_batch_keys, shuffle_bn=cfg.shuffle_bn, **sizes, **common)
     if cfg.method == "byol":
         return BYOL(backbone, momentum=cfg.momentum if cfg.momentum is not None else BYOL.default_momentum, **sizes, **common)
     if cfg.method == "simsiam":

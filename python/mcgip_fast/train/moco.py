@@ -32,6 +32,9 @@ class MoCo(GazeMethod):
         momentum: key-encoder EMA (0.999).
         in_batch_keys: also contrast against the other in-batch keys (gathered over ranks). With
             False and gaze off this is exactly the official MoCo v2 loss.
+        shuffle_bn: under DDP, compute keys on a global batch shuffled across processes (MoCo's
+            shuffling BN), so BatchNorm statistics cannot leak which key matches which query.
+            The permutation is seeded by the step, so it is the same on every rank and after a resume.
         **kw: see `GazeMethod`.
     """
 
@@ -39,7 +42,8 @@ class MoCo(GazeMethod):
     default_temperature = 0.2
 
     def __init__(self, backbone: nn.Module, *, proj_dim: int = 128, hidden_dim: int | None = None, queue_size: int = 4096,
-                 temperature: float = 0.2, momentum: float = 0.999, in_batch_keys: bool = True, **kw) -> None:
+                 temperature: float = 0.2, momentum: float = 0.999, in_batch_keys: bool = True, shuffle_bn: bool = True,
+                 **kw) -> None:
         super().__init__(backbone, **kw)
         hidden_dim = hidden_dim or backbone.feature_dim
         self.projector = moco_v2_projector(backbone.feature_dim, hidden_dim, proj_dim)
@@ -49,13 +53,33 @@ class MoCo(GazeMethod):
         self.temperature = float(temperature)
         self.momentum = float(momentum)
         self.in_batch_keys = in_batch_keys
+        self.shuffle_bn = shuffle_bn
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def _keys(self, view2: torch.Tensor) -> torch.Tensor:
+        """Normalised keys of every rank's batch, in rank order (shuffled BN under DDP)."""
+        def encode(x):
+            return F.normalize(self.key_projector(self.key_backbone(x)), dim=1)
+
+        world = ddp.world_size()
+        if world == 1 or not self.shuffle_bn:
+            return ddp.all_gather_nograd(encode(view2))
+        b = view2.shape[0]
+        x_all = ddp.all_gather_nograd(view2)
+        g = torch.Generator().manual_seed(int(self.steps))
+        perm = torch.randperm(b * world, generator=g).to(view2.device)
+        r = ddp.rank()
+        k_shuffled = ddp.all_gather_nograd(encode(x_all[perm[r * b : (r + 1) * b]]))
+        return k_shuffled[torch.argsort(perm)]
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
         q = F.normalize(self.projector(self.backbone(view1)), dim=1)
         with torch.no_grad():
-            k = F.normalize(self.key_projector(self.key_backbone(view2)), dim=1)
-            k_all = ddp.all_gather_nograd(k)
+            self.steps += 1
+            k_all = self._keys(view2)
+            k = k_all[self.own_columns(b, k_all.device)]
             ids_all = ddp.all_gather_nograd(index)
         self.queue.check_batch(k_all.shape[0])
         queue_keys, queue_ids = self.queue.snapshot()
