@@ -90,3 +90,16 @@ def test_bad_paths(tmp_path, capsys):
     assert "no such gaze file" in capsys.readouterr().err
     assert main(["mine", "--gaze", "studyforrest", "--k", "2", "--out", str(tmp_path / "p.csv")]) == 2
     assert "end in .parquet or .npz" in capsys.readouterr().err
+
+
+def test_folder_of_fixation_files_and_remodnav(tmp_path, studyforrest_dir, capsys):
+    out = tmp_path / "f.parquet"
+    assert main(["mine", "--gaze", str(studyforrest_dir / "fixvectors"), "--screen", "1280", "720", "--k", "2", "--out", str(out), "--no-progress"]) == 0
+    assert len(PositivePairs.load(out)) == 60
+    events = next((studyforrest_dir / "remodnav").glob("*_events.tsv"))
+    out2 = tmp_path / "r.npz"
+    args = ["mine", "--gaze", str(events), "--screen", "1280", "720", "--segment", "1", "--k", "1", "--out", str(out2), "--no-progress"]
+    assert main(args) == 2
+    assert "empty scanpath" in capsys.readouterr().err
+    assert main(args + ["--short", "drop"]) == 0
+    assert len(PositivePairs.load(out2)) >= 2

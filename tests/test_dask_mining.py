@@ -57,3 +57,25 @@ def test_archive_is_scattered_once(client, monkeypatch):
     assert calls == [True]
     assert len(submitted) == 8 and all(isinstance(s, distributed.Future) for s in submitted)
     assert engines.ENGINES == ("local", "dask")
+
+
+def test_dask_heatmap_scheme_equals_local(client):
+    from mcgip_fast.data import load_studyforrest
+
+    a = load_studyforrest()
+    for scheme, opts in (("dhash", {"method": "hamming"}), ("hu", {"method": "I2"})):
+        local = mine(a, scheme, "topk", k=2, scheme_options=opts, tile_rows=16)
+        remote = mine(a, scheme, "topk", k=2, scheme_options=opts, tile_rows=16, engine="dask", scheduler=client)
+        assert remote == local
+
+
+def test_cli_dask_engine(client, tmp_path):
+    from mcgip_fast.cli.main import main
+    from mcgip_fast.mining import PositivePairs
+
+    local, remote = tmp_path / "l.parquet", tmp_path / "r.parquet"
+    base = ["mine", "--gaze", "studyforrest", "--k", "3", "--no-progress", "--tile-rows", "8"]
+    assert main(base + ["--out", str(local)]) == 0
+    assert main(base + ["--out", str(remote), "--engine", "dask", "--scheduler", client.scheduler.address]) == 0
+    assert remote.read_bytes() == local.read_bytes()
+    assert PositivePairs.load(remote).n_pairs > 0

@@ -51,6 +51,8 @@ def forrest(studyforrest_dir):
 
 @pytest.mark.parametrize("shape, sigma", [((224, 224), 7.0), ((90, 160), 3.3), ((720, 1280), 25.0), ((32, 32), 0.8)])
 def test_matches_cv2_on_real_data(forrest, shape, sigma):
+    if shape[0] * shape[1] > 200_000:
+        forrest = forrest.subset(range(0, len(forrest), 4))  # full-screen maps: OpenCV is slow, keep 15
     maps = render_heatmaps(forrest, shape, sigma)
     assert maps.shape == (len(forrest),) + shape and maps.dtype == np.float32
     scale = (shape[1] / 1280, shape[0] / 720)
@@ -82,13 +84,14 @@ def test_explicit_ksize_and_float64_precision(forrest):
 
 
 def test_mcgip_recipe_matches_cv2_on_real_data(forrest):
-    sub = forrest.subset([0, 1, 20, 21])
+    # 5 and 47 hold fixations whose row depends on computing y * (800 / 720), not y * 800 / 720.
+    sub = forrest.subset([0, 5, 20, 47])
     maps = mcgip_heatmaps(sub)
     assert maps.shape == (4, 800, 800)
     for i, sp in enumerate(sub):
         canvas = np.zeros((800, 800))  # float64, as McGIP's np.float
-        cols = np.minimum(np.floor(sp.x * 800 / 1280), 799).astype(int)
-        rows = np.minimum(np.floor(sp.y * 800 / 720), 799).astype(int)
+        cols = np.minimum(np.floor(sp.x * (800 / 1280)), 799).astype(int)
+        rows = np.minimum(np.floor(sp.y * (800 / 720)), 799).astype(int)
         canvas[rows, cols] = 1.0
         ref = cv2.GaussianBlur(canvas, (199, 199), 0)
         ref /= ref.max()
@@ -115,6 +118,18 @@ def test_mcgip_rejects_or_drops_nan_samples():
     with pytest.raises(ValueError, match=r"samples 0 row 1: non-finite"):
         mcgip_heatmaps([s])
     np.testing.assert_array_equal(mcgip_heatmaps([s], on_invalid="drop"), mcgip_heatmaps([s[[0, 2]]]))
+
+
+def test_opencv_default_border_is_reflect_101():
+    """McGIP calls GaussianBlur without a border: check that OpenCV's default is the REFLECT_101 we implement."""
+    img = np.zeros((300, 300))
+    img[3, 290] = 1.0
+    img[150, 1] = 1.0
+    default = cv2.GaussianBlur(img, (199, 199), 0)
+    np.testing.assert_array_equal(default, cv2.GaussianBlur(img, (199, 199), 0, borderType=cv2.BORDER_REFLECT_101))
+    assert np.abs(default - cv2.GaussianBlur(img, (199, 199), 0, borderType=cv2.BORDER_REFLECT)).max() > 1e-2 * default.max()
+    ours = mcgip_heatmaps([np.array([[290.0, 3.0], [1.0, 150.0]])], canvas=300)[0]
+    np.testing.assert_allclose(ours, default / default.max(), atol=TOL, rtol=0)
 
 
 def test_kernel_matches_get_gaussian_kernel():
@@ -170,6 +185,30 @@ def test_scale_and_unknown_screen():
     # Unknown screen: coordinates are map pixels. Known screen: scaled by shape / screen.
     np.testing.assert_array_equal(render_heatmaps(no_screen, (30, 40), 2.0), render_heatmaps(with_screen, (30, 40), 2.0))
     np.testing.assert_array_equal(render_heatmaps(no_screen, (30, 40), 2.0), render_heatmaps(with_screen, (30, 40), 2.0, scale=0.5))
+
+
+def test_out_buffer_is_reused_and_checked(forrest):
+    want = render_heatmaps(forrest, (40, 60), 2.0)
+    buf = np.full((len(forrest), 40, 60), 9.0, np.float32)
+    got = render_heatmaps(forrest, (40, 60), 2.0, out=buf)
+    assert got is buf
+    np.testing.assert_array_equal(buf, want)
+    # Batches into slices of one buffer.
+    half = len(forrest) // 2
+    buf[:] = -1
+    render_heatmaps(forrest.subset(range(half)), (40, 60), 2.0, out=buf[:half])
+    render_heatmaps(forrest.subset(range(half, len(forrest))), (40, 60), 2.0, out=buf[half:])
+    np.testing.assert_array_equal(buf, want)
+    with pytest.raises(ValueError, match=r"out must have shape \(60, 40, 60\)"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=buf[:3])
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=buf.astype(np.float64))
+    with pytest.raises(ValueError, match="C-contiguous float32"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=np.zeros((60, 60, 40), np.float32).transpose(0, 2, 1))
+    frozen = np.zeros((60, 40, 60), np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="not writable"):
+        render_heatmaps(forrest, (40, 60), 2.0, out=frozen)
 
 
 def test_empty_archive_and_default_sigma(forrest):

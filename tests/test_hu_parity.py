@@ -49,26 +49,38 @@ def real_maps(studyforrest_dir):
     return maps
 
 
+def cv2_moments(img: np.ndarray) -> dict:
+    """cv2.moments of an image. A float32 (N, 2) array would be read as a contour (OpenCV's
+    overload), so such maps go through the float64 path, which has the same values exactly."""
+    if img.dtype == np.float32 and img.shape[1] == 2:
+        img = img.astype(np.float64)
+    return cv2.moments(img)
+
+
 def cv2_hu(img: np.ndarray) -> np.ndarray:
-    return cv2.HuMoments(cv2.moments(img)).ravel()
+    return cv2.HuMoments(cv2_moments(img)).ravel()
 
 
 def _term_scales(t2: float, t3: float) -> np.ndarray:
+    t2, t3 = np.float64(t2), np.float64(t3)
     return np.array([t2, t2**2, t3**2, t3**2, t3**4, t2 * t3**2, t3**4])
 
 
 def hu_tolerance(img: np.ndarray) -> np.ndarray:
     """Per-component absolute tolerance (see the module docstring)."""
     ref = cv2_hu(img)
-    m = cv2.moments(img.astype(np.float64))
+    m = cv2_moments(img.astype(np.float64))
     t2 = abs(m["nu20"]) + abs(m["nu02"]) + 2 * abs(m["nu11"])
     t3 = abs(m["nu30"]) + 3 * abs(m["nu12"]) + 3 * abs(m["nu21"]) + abs(m["nu03"])
     # Rounding noise of the normalised moments: what is left of mu_pq after the cancellation is
     # only known to ~1e-13 of the raw moments it came from.
-    m00 = abs(m["m00"]) or 1.0
+    m00 = np.float64(abs(m["m00"]))
+    if m00 <= np.finfo(float).eps:
+        return np.zeros(7)  # OpenCV then sets every nu to 0: Hu must be exactly 0
     e2 = 1e-13 * (abs(m["m20"]) + abs(m["m02"]) + abs(m["m11"])) / m00**2
     e3 = 1e-13 * (abs(m["m30"]) + abs(m["m21"]) + abs(m["m12"]) + abs(m["m03"])) / m00**2.5
-    noise = _term_scales(t2 + e2, t3 + e3) - _term_scales(t2, t3)
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise = np.nan_to_num(_term_scales(t2 + e2, t3 + e3) - _term_scales(t2, t3), nan=np.inf)
     self_gap = np.abs(cv2_hu(img.astype(np.float32)) - cv2_hu(img.astype(np.float64)))
     return 1e-9 * np.abs(ref) + 1e-9 * _term_scales(t2, t3) + noise + 2 * self_gap
 
@@ -77,7 +89,7 @@ def assert_hu_matches_cv2(maps: np.ndarray) -> None:
     ours = H.hu_moments(maps)
     raw = H.raw_moments(maps)
     for k, img in enumerate(maps):
-        ref_m = cv2.moments(img)
+        ref_m = cv2_moments(img)
         ref_raw = np.array([ref_m[key] for key in RAW_KEYS])
         np.testing.assert_allclose(raw[k], ref_raw, rtol=1e-12, atol=1e-300, err_msg=f"raw moments, map {k}")
         ref = cv2_hu(img)
@@ -289,3 +301,15 @@ def test_bad_match_shapes_input_raises():
         H.mcgip_hu_similarity(np.ones((2, 2)), w=1.5)
     with pytest.raises(ValueError, match="out of range"):
         H.match_shapes_pairs(hu, hu, np.array([0]), np.array([3]))
+
+
+def test_match_shapes_into_reused_buffer(real_maps):
+    hu = H.hu_moments(real_maps[:12])
+    out = np.full((5, 7), np.nan)
+    got = H.match_shapes(hu[:5], hu[5:], "I2", out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, H.match_shapes(hu[:5], hu[5:], "I2"))
+    with pytest.raises(ValueError, match="shape"):
+        H.match_shapes(hu[:5], hu[5:], "I2", out=np.empty((7, 5)))
+    with pytest.raises(ValueError, match="float64"):
+        H.match_shapes(hu[:5], hu[5:], "I2", out=np.empty((5, 7), np.float32))

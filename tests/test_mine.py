@@ -252,3 +252,34 @@ def test_prefilter_finds_a_subset_with_exact_scores():
     assert edge_set(pf) <= {(i, j) for i, j in zip(*np.nonzero(dense > 0.65))}
     with pytest.raises(ValueError, match="prefilter must be a positive"):
         mine(a, "multimatch", "topk", k=1, scheme_options={"prefilter": 0})
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(2, 14),
+    fixations=st.integers(3, 7),
+    seed=st.integers(0, 10**6),
+    k=st.integers(1, 4),
+    tile_rows=st.integers(1, 6),
+    rule=st.sampled_from(["topk", "mutual", "threshold"]),
+)
+def test_any_tiling_equals_dense_brute_force(n, fixations, seed, k, tile_rows, rule):
+    a = random_archive(n, fixations, seed=seed)
+    m = dense_scores(a)
+    top = dense_topk(m, k)
+    if rule == "topk":
+        want = {(i, j) for i, js in enumerate(top) for j in js}
+        want |= {(j, i) for i, j in want}
+        p = mine(a, "multimatch", "topk", k=k, tile_rows=tile_rows)
+    elif rule == "mutual":
+        want = {(i, j) for i, js in enumerate(top) for j in js if i in top[j]}
+        p = mine(a, "multimatch", "mutual", k=k, tile_rows=tile_rows)
+    else:
+        theta = 0.6
+        want = {(i, j) for i, j in zip(*np.nonzero(m > theta))}
+        p = mine(a, "multimatch", "threshold", threshold=theta, tile_rows=tile_rows)
+    assert edge_set(p) == want

@@ -101,3 +101,14 @@ def test_corrupt_tile_is_named(tmp_path, damage):
     victim.unlink()
     again = mine(a, "multimatch", "topk", k=3, workdir=wd, tile_rows=5, resume=True)
     assert again == ref and again.report.tiles_reused == 5
+
+
+def test_leftover_temporary_files_are_ignored_and_removed(tmp_path):
+    a = random_archive(20, 6, seed=3)
+    wd = tmp_path / "w"
+    ref = mine(a, "multimatch", "topk", k=2, workdir=wd, tile_rows=4)
+    (wd / "tiles" / "tile-000001.npz").unlink()
+    junk = wd / "tiles" / ".tile-000001.npz.tmp12345"
+    junk.write_bytes(b"half a tile")
+    again = mine(a, "multimatch", "topk", k=2, workdir=wd, tile_rows=4, resume=True)
+    assert again == ref and again.report.tiles_reused == 4 and not junk.exists()

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mcgip_fast import GazeArchive, GazeValidationError
 import mcgip_fast.data as mcgip_data
@@ -114,6 +116,18 @@ def test_non_numeric_value_names_row_and_column(tmp_path):
         read_table(src)
 
 
+def test_empty_id_cell_and_header_only_file(tmp_path):
+    src = tmp_path / "ids.csv"
+    df = _table()
+    df.loc[4, "image_id"] = None
+    df.to_csv(src, index=False)
+    with pytest.raises(GazeValidationError, match=r"ids.csv row 6: column 'image_id' is empty"):
+        read_table(src)
+    head = tmp_path / "head.csv"
+    head.write_text("image_id,x,y,duration\n")
+    assert len(read_table(head)) == 0
+
+
 @pytest.mark.parametrize(
     "col, value, needle",
     [
@@ -182,6 +196,33 @@ def test_duplicate_image_ids_in_a_table(tmp_path):
         read_table(src)
     merged = read_table(src, blocks="merge")
     assert merged.lengths.tolist() == [6, 4]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    lengths=st.lists(st.integers(1, 8), min_size=1, max_size=6),
+    seed=st.integers(0, 2**31),
+    fmt=st.sampled_from(["csv", "tsv", "parquet"]),
+)
+def test_table_round_trip(tmp_path_factory, lengths, seed, fmt):
+    """Any archive written as a table (rows shuffled within each scanpath, onsets given) reads back equal."""
+    rng = np.random.default_rng(seed)
+    sps = [np.column_stack([rng.uniform(0, 640, n), rng.uniform(0, 480, n), rng.uniform(0.01, 2, n), np.cumsum(rng.uniform(0.1, 1, n))]) for n in lengths]
+    ids = [f"img{k}" for k in range(len(sps))]
+    frames = []
+    for i, sp in zip(ids, sps):
+        perm = rng.permutation(len(sp))
+        frames.append(pd.DataFrame({"image_id": i, "x": sp[perm, 0], "y": sp[perm, 1], "duration": sp[perm, 2], "onset": sp[perm, 3]}))
+    df = pd.concat(frames, ignore_index=True)
+    path = tmp_path_factory.mktemp("rt") / f"t.{fmt}"
+    if fmt == "parquet":
+        df.to_parquet(path)
+    else:
+        df.to_csv(path, index=False, sep="," if fmt == "csv" else "\t", float_format="%.17g")
+    arch = GazeArchive.from_table(path, "image_id", "x", "y", "duration", onset_col="onset", screen=(640, 480), short="keep")
+    assert arch.image_ids.tolist() == ids
+    for sp, want in zip(arch, sps):
+        np.testing.assert_array_equal(np.column_stack([sp.x, sp.y, sp.duration, sp.onset]), want)
 
 
 # ---------------------------------------------------------------- fixation files
@@ -312,7 +353,7 @@ def _samples(seed=0, rate_ms=2):
     frames = []
     for img, n_fix in (("p", 4), ("q", 5)):
         centres = rng.uniform(50, 600, size=(n_fix, 2))
-        xy = np.repeat(centres, 100, axis=0) + rng.normal(0, 0.5, size=(100 * n_fix, 2))
+        xy = np.repeat(centres, 60, axis=0) + rng.normal(0, 0.5, size=(60 * n_fix, 2))
         t = np.arange(len(xy)) * rate_ms
         frames.append(pd.DataFrame({"image_id": img, "t": t, "x": xy[:, 0], "y": xy[:, 1]}))
     return pd.concat(frames, ignore_index=True)
@@ -346,7 +387,9 @@ def test_fixations_from_samples_seconds_and_order():
     shuffled = df.sample(frac=1.0, random_state=0)
     shuffled["t"] = shuffled["t"] / 1000.0
     a = fixations_from_samples(df, minimum_duration=50, dispersion_threshold=10.0)
-    b = fixations_from_samples(pl.from_pandas(shuffled), time_unit="s", minimum_duration=50, dispersion_threshold=10.0)
+    with pytest.raises(GazeValidationError, match=r"<polars DataFrame>: duplicate image id"):
+        fixations_from_samples(pl.from_pandas(shuffled), time_unit="s")
+    b = fixations_from_samples(pl.from_pandas(shuffled), time_unit="s", minimum_duration=50, dispersion_threshold=10.0, blocks="merge")
     assert sorted(a.image_ids.tolist()) == sorted(b.image_ids.tolist())
     for img in a.image_ids:
         np.testing.assert_allclose(a[a.index_of(img)].to_array(), b[b.index_of(img)].to_array())

@@ -43,3 +43,8 @@ __all__ = [
     "read_table",
     "render_heatmaps",
 ]
+
+# ---- hashing family: FAISS retrieval (faiss is imported lazily, on first build/load)
+from mcgip_fast.index import BinaryIndex, FloatIndex, HuIndex  # noqa: E402
+
+__all__ += ["BinaryIndex", "FloatIndex", "HuIndex"]

@@ -164,9 +164,11 @@ class BinaryIndex(_Base):
         exact: True for ``IndexBinaryFlat`` (exact k-NN and radius). False picks ``kind``.
         kind: approximate index when ``exact`` is False: ``"multihash"`` (default), ``"ivf"`` or
             ``"hnsw"`` (no radius search).
-        nhash: sub-hashes of ``IndexBinaryMultiHash`` (default: bits // 8, so any pair closer than
-            ``nhash`` bits shares a sub-hash and is always found).
-        nlist, nprobe: ``IndexBinaryIVF`` lists (default ``4·sqrt(N)``) and lists probed (default 16).
+        nhash: sub-hashes of ``IndexBinaryMultiHash`` (default: ``bits // 8`` below 65,536 codes,
+            ``bits // 16`` from there on). Any pair closer than ``nhash`` bits shares a sub-hash
+            and is always found, so radius search is exact for ``r < nhash``.
+        nlist, nprobe: ``IndexBinaryIVF`` lists (default ``min(sqrt(N), 1024)``, trained on 40 codes
+            per list) and lists probed (default 16).
         hnsw_m, ef_search: ``IndexBinaryHNSW`` parameters.
         threads: OpenMP threads FAISS uses (None: FAISS's default).
     """
@@ -184,11 +186,11 @@ class BinaryIndex(_Base):
         threads: int | None = None,
     ) -> None:
         super().__init__()
-        kind = "flat" if exact else (kind or "multihash")
-        if kind not in ("flat", "multihash", "ivf", "hnsw"):
+        if kind not in (None, "flat", "multihash", "ivf", "hnsw"):
             raise ValueError(f"kind must be 'flat', 'multihash', 'ivf' or 'hnsw', got {kind!r}")
-        if exact and kind != "flat":
-            raise ValueError("exact=True uses kind='flat'")
+        if exact and kind not in (None, "flat"):
+            raise ValueError(f"exact=True uses kind='flat'; pass exact=False for kind={kind!r}")
+        kind = "flat" if exact else (kind or "multihash")
         self.exact = exact
         self.kind = kind
         self.nhash, self.nlist, self.nprobe = nhash, nlist, nprobe
@@ -235,14 +237,22 @@ class BinaryIndex(_Base):
         if self.kind == "flat":
             index = faiss.IndexBinaryFlat(bits)
         elif self.kind == "multihash":
-            nhash = self.nhash or max(1, bits // 8)
+            # 8-bit sub-hashes make buckets of n/256 codes: fine for small sets, far too big at a
+            # million; 16-bit ones keep buckets small there (and find every pair closer than nhash).
+            sub_bits = 8 if n < 1 << 16 else 16
+            nhash = self.nhash or max(1, bits // sub_bits)
             index = faiss.IndexBinaryMultiHash(bits, nhash, bits // nhash)
         elif self.kind == "ivf":
-            nlist = self.nlist or max(1, min(n // 39, int(4 * np.sqrt(n))))
+            nlist = self.nlist or max(1, min(n // 39, int(np.sqrt(n)), 1024))
             # The Python object must outlive the index (FAISS does not own it here).
             self._quantizer = faiss.IndexBinaryFlat(bits)
             index = faiss.IndexBinaryIVF(self._quantizer, bits, nlist)
-            index.train(codes)
+            # k-means on a sample (40 codes per list) keeps training to seconds at a million codes.
+            sample = codes
+            if n > 40 * nlist:
+                pick = np.random.default_rng(0).choice(n, 40 * nlist, replace=False)
+                sample = codes[np.sort(pick)]
+            index.train(sample)
         else:
             index = faiss.IndexBinaryHNSW(bits, self.hnsw_m)
         index.add(codes)

@@ -36,8 +36,10 @@ def register(subparsers) -> None:
         help="gaze archive: a fixation table (.parquet, .csv, .tsv; one row per fixation, columns set by "
         "--image-col/--x-col/--y-col/--duration-col/--reader-col), a folder of multimatch-gaze fixation "
         "files (start_x, start_y, duration; one scanpath per file), an .npz of items (arrays 'ids' and "
-        "'heatmaps' or 'codes', for --scheme hu/dhash), or 'studyforrest' for the embedded real sample",
+        "'heatmaps' or 'codes', for --scheme hu/dhash), a REMoDNaV events file (*_events.tsv; fixations "
+        "cut into scanpaths by --segment), or 'studyforrest' for the embedded real sample",
     )
+    inp.add_argument("--segment", type=float, metavar="SECONDS", help="REMoDNaV input: cut the event stream into scanpaths of this many seconds (default: the reader's)")
     inp.add_argument("--screen", nargs=2, type=float, metavar=("W", "H"), help="screen size in pixels (needed by multimatch unless the data layer knows it)")
     inp.add_argument("--image-col", default="image_id", help="table column with the image id (default: image_id)")
     inp.add_argument("--x-col", default="x", help="table column with x in screen pixels (default: x)")
@@ -59,7 +61,8 @@ def register(subparsers) -> None:
     sch.add_argument("--method", help="hu: I1, I2, I3 (cv2.matchShapes; score 1/(1+distance)) or official (McGIP's M00 + Hu1 score); dhash: hamming (score 1 - d/bits) or cosine (official)")
     sch.add_argument("--hu-weight", type=float, help="hu official: weight w of Hu1 against M00 (default 0.5)")
     sch.add_argument("--hash-size", type=int, help="dhash: hash size (default 8: 64-bit codes)")
-    sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default: 32 for hu, 64 for dhash)")
+    sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default 64; hu official then resizes to 32 x 32 as McGIP); multimatch --prefilter: feature maps SIZE x SIZE (default 32)")
+    sch.add_argument("--candidates", choices=("exact", "faiss"), help="hu/dhash: score every pair (exact; default) or only FAISS-retrieved candidates (approximate: faster on large archives, may miss pairs)")
     sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
 
     rule = p.add_argument_group("rule (which pairs are positive; self-pairs are always excluded)")
@@ -110,6 +113,16 @@ def load_items(args):
             if kind is None or "ids" not in z:
                 raise ValueError(f"{path}: an items .npz holds 'ids' and 'heatmaps' or 'codes'; found {sorted(z.files)}")
             return ItemArrays(z["ids"], z[kind], kind)
+    if path.suffix.lower() in (".tsv", ".csv"):
+        header = path.open().readline().replace(",", "\t").strip().split("\t")
+        if "label" in header and "start_x" in header:
+            from mcgip_fast.gaze.readers import read_remodnav
+
+            return read_remodnav(path, segments=args.segment, screen=screen, **policies)
+        if "start_x" in header and args.image_col not in header:
+            from mcgip_fast.gaze.readers import read_fixation_files
+
+            return read_fixation_files([path], screen=screen, **policies)
     return GazeArchive.from_table(
         path, image_col=args.image_col, x_col=args.x_col, y_col=args.y_col, duration_col=args.duration_col,
         reader_col=args.reader_col, screen=screen, **policies,
@@ -129,6 +142,7 @@ def scheme_options(args) -> dict:
         "hash_size": args.hash_size,
         "heatmap_size": args.heatmap_size,
         "prefilter": args.prefilter,
+        "candidates": args.candidates,
     }
     return {k: v for k, v in opts.items() if v is not None}
 

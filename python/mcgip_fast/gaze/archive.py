@@ -307,11 +307,11 @@ class GazeArchive:
         )
 
     @classmethod
-    def from_table(cls, source, **kwargs) -> "GazeArchive":
+    def from_table(cls, source, *args, **kwargs) -> "GazeArchive":
         """Read a table with one row per fixation; see `mcgip_fast.gaze.readers.read_table`."""
         from mcgip_fast.gaze.readers import read_table  # lazy: readers imports this module
 
-        return read_table(source, **kwargs)
+        return read_table(source, *args, **kwargs)
 
     # ------------------------------------------------------------------ access
     def __len__(self) -> int:

@@ -18,8 +18,9 @@ Two recipes, one Rust kernel (`mcgip_fast._core.render_heatmaps`):
   automatic sigma ``0.3 * ((199 - 1) / 2 - 1) + 0.8 = 30.2``) and division by the max.
 
 Coordinate to pixel: ``col = floor(x * scale_x)``, ``row = floor(y * scale_y)``, where the scale
-maps the screen onto the map (``W / screen_width``, ``H / screen_height``). A fixation exactly on
-the far edge (``x == screen_width``) lands on the last pixel.
+maps the screen onto the map (``scale_x = W / screen_width``, ``scale_y = H / screen_height``, each
+computed once in float64; ``floor(x * W / screen_width)`` can differ by a pixel on exact
+boundaries). A fixation exactly on the far edge (``x == screen_width``) lands on the last pixel.
 
 Cost: the kernel never blurs a whole image. Fixations on one pixel row share a vertical profile,
 and each row adds one outer product, so a map costs about ``n * k * k`` for n fixations with a
@@ -80,6 +81,7 @@ def render_heatmaps(
     scale: float | tuple[float, float] | None = None,
     precision: Literal["float32", "float64"] = "float32",
     threads: int | None = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """One Gaussian gaze map per scanpath, equal to OpenCV's ``GaussianBlur`` of the impulses.
 
@@ -98,9 +100,12 @@ def render_heatmaps(
             kernel to float32 and accumulates in float32, as OpenCV does; "float64" is exact-er.
             The output is float32 either way.
         threads: worker threads (None: all cores). The result does not depend on it.
+        out: optional C-contiguous float32 array of shape (len(archive), height, width) to write
+            into (its content is overwritten). Reusing one buffer across batches of a large
+            archive avoids allocating, and first touching, fresh memory for every batch.
 
     Returns:
-        (len(archive), height, width) float32 array, row-major (row = y, column = x).
+        (len(archive), height, width) float32 array, row-major (row = y, column = x); `out` when given.
 
     Fixations outside the screen (kept by ``off_screen="keep"``) are left off the maps, with a
     `UserWarning` saying how many.
@@ -114,11 +119,16 @@ def render_heatmaps(
         raise ValueError(f"precision must be 'float32' or 'float64', got {precision!r}")
     if sigma is None:
         sigma = max(h, w) / 32.0 if ksize is None else 0.0
+    if out is not None:
+        if not isinstance(out, np.ndarray) or out.dtype != np.float32 or not out.flags.c_contiguous:
+            raise ValueError("out must be a C-contiguous float32 numpy array")
+        if out.shape != (len(archive), h, w):
+            raise ValueError(f"out must have shape {(len(archive), h, w)}, got {out.shape}")
     sx, sy = _scales(scale, archive.screen, h, w)
     offsets, x, y, duration = archive.packed()
     maps, outside = _core.render_heatmaps(
         offsets, x, y, duration, h, w, 0 if ksize is None else int(ksize), float(sigma),
-        weight, normalise, "skip", sx, sy, precision == "float32", _check_threads(threads),
+        weight, normalise, "skip", sx, sy, precision == "float32", _check_threads(threads), out,
     )
     if outside:
         warnings.warn(f"render_heatmaps: {outside} fixations fall outside the maps and were left out", stacklevel=2)

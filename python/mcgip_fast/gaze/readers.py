@@ -63,8 +63,17 @@ class _Table:
         return num
 
     def text(self, name: str) -> np.ndarray:
+        """An id column as strings; an empty cell raises naming file, row and column."""
+        import pandas as pd
+
         col = self.columns[name]
-        return np.asarray(["" if v is None else str(v) for v in col], dtype=object)
+        missing = pd.isna(pd.Series(col, dtype=object)).to_numpy() if len(col) else np.zeros(0, bool)
+        if missing.any():
+            i = int(np.flatnonzero(missing)[0])
+            raise GazeValidationError(
+                f"{self.name} row {i + self.first_row}: column {name!r} is empty; {int(missing.sum())} such rows in all"
+            )
+        return np.asarray([str(v) for v in col], dtype=object)
 
 
 def _load(source: TableSource, sep: str | None = None) -> _Table:
@@ -383,6 +392,7 @@ def fixations_from_samples(
     velocity_threshold: float = 1000.0,
     velocity_method: str = "smooth",
     screen: tuple[float, float] | None = None,
+    blocks: Literal["raise", "merge"] = "raise",
     **policies,
 ) -> GazeArchive:
     """Detect fixations in raw gaze samples with pymovements' I-DT or I-VT, one scanpath per image.
@@ -402,7 +412,7 @@ def fixations_from_samples(
             sampling interval.
         minimum_duration: shortest fixation in ms (pymovements: a multiple of the sampling interval).
         velocity_method: pymovements' ``pos2vel`` method for I-VT ("smooth", "neighbors", "preceding").
-        screen, **policies: as `read_table`.
+        screen, blocks, **policies: as `read_table`.
     """
     if method not in ("idt", "ivt"):
         raise ValueError(f"method must be 'idt' or 'ivt', got {method!r}")
@@ -416,6 +426,10 @@ def fixations_from_samples(
     ids_all = table.text(image_col)
     readers_all = table.text(reader_col) if reader_col else None
     keys = ids_all if readers_all is None else np.asarray([f"{i}|{r}" for i, r in zip(ids_all, readers_all)], dtype=object)
+    if blocks == "raise":
+        _check_blocks(table, keys, ids_all, "image id" if readers_all is None else "(image id, reader)")
+    elif blocks != "merge":
+        raise ValueError(f"blocks must be 'raise' or 'merge', got {blocks!r}")
     t = table.numeric(t_col) * (1000.0 if time_unit == "s" else 1.0)
     t_ms = np.rint(t)
     bad = ~np.isfinite(t) | (np.abs(t - t_ms) > 1e-6 * np.maximum(1.0, np.abs(t)))

@@ -5,6 +5,7 @@
 ``mutual``, ``percentile``.
 """
 
+from mcgip_fast.mining.feature_schemes import DHashScheme, HuScheme
 from mcgip_fast.mining.mine import MiningReport, mine, summary
 from mcgip_fast.mining.pairs import PairsMismatchError, PositivePairs
 from mcgip_fast.mining.rules import RULES, MutualTopK, Percentile, Threshold, TopK
@@ -16,6 +17,8 @@ __all__ = [
     "RULES",
     "SCHEMES",
     "CorruptTileError",
+    "DHashScheme",
+    "HuScheme",
     "ItemArrays",
     "MiningReport",
     "MultiMatchScheme",

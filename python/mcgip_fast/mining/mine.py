@@ -129,16 +129,21 @@ class _TopKAccumulator:
 
 
 class _HitsAccumulator:
+    """Edges of every tile, concatenated at the end (one column at a time, to keep the peak low)."""
+
     def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.columns: tuple[list, list, list] = ([], [], [])
 
     def add(self, r: TileResult) -> None:
-        self.parts.append((r.row, r.col, r.score))
+        for column, values in zip(self.columns, (r.row, r.col, r.score)):
+            column.append(values)
 
     def result(self):
-        if not self.parts:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
-        return tuple(np.concatenate([p[q] for p in self.parts]) for q in range(3))
+        out = []
+        for column, dtype in zip(self.columns, (np.int64, np.int64, np.float64)):
+            out.append(np.concatenate(column) if column else np.zeros(0, dtype))
+            column.clear()
+        return tuple(out)
 
 
 def _progress_bar(enabled: bool, total: int, desc: str):
@@ -174,8 +179,12 @@ def mine(
     Args:
         archive: a `GazeArchive` (scanpaths), or `ItemArrays` of heatmaps / dHash codes for ``hu`` and ``dhash``.
         scheme: ``"multimatch"``, ``"hu"`` or ``"dhash"`` (or a scheme object). Its options go in
-            `scheme_options`, e.g. ``{"weights": (0.1, 0.1, 0.1, 0.1, 0.6), "screen": (1920, 1080),
-            "grouping": True, "tdir": 45, "tdur": 0.1, "tamp": 160}`` for MultiMatch.
+            `scheme_options` (see `MultiMatchScheme`, `HuScheme`, `DHashScheme`), e.g.
+            ``{"weights": (0.1, 0.1, 0.1, 0.1, 0.6), "screen": (1920, 1080), "grouping": True,
+            "tdir": 45, "tdur": 0.1, "tamp": 160, "prefilter": None}`` for MultiMatch,
+            ``{"method": "I2" | "official", "weight": 0.5, "candidates": "exact" | "faiss"}`` for Hu,
+            ``{"method": "hamming" | "cosine", "hash_size": 8, "candidates": ...}`` for dHash.
+            Scores are always similarities (higher = more similar); see `mcgip_fast.mining.schemes`.
         rule: ``"threshold"`` (needs `threshold`; pairs with score > threshold), ``"topk"`` (needs `k`;
             union of each item's top-k), ``"mutual"`` (needs `k`; mutual top-k) or ``"percentile"``
             (needs `percentile` in (0, 100); threshold estimated from `sample_size` random pairs drawn with `seed`).
@@ -235,6 +244,8 @@ def mine(
         theta = None
         select = ("topk", int(rule.k))
     report.threshold = theta
+    if hasattr(scheme, "check_select"):
+        scheme.check_select(select[0])
 
     params = {
         **scheme.params(),
@@ -244,6 +255,8 @@ def mine(
         "self_pairs": "excluded",
         "skipped_items": len(report.skipped),
     }
+    if tile_rows is None and hasattr(scheme, "tile_rows_hint"):
+        tile_rows = scheme.tile_rows_hint(n)
     tiles = plan_tiles(n, tile_rows)
     report.tiles_total = len(tiles)
     wd = None
@@ -265,7 +278,9 @@ def mine(
     elif resume:
         raise ValueError("resume needs a work directory (workdir=...)")
 
-    acc = _HitsAccumulator() if select[0] == "above" else _TopKAccumulator(n, select[1], threads)
+    # Schemes whose tiles return each of their rows' final top-k need no merge across tiles.
+    complete_rows = getattr(scheme, "complete_rows", False)
+    acc = _HitsAccumulator() if select[0] == "above" or complete_rows else _TopKAccumulator(n, select[1], threads)
     total_work = sum(scheme.tile_work(state, a, b) for _, a, b in tiles)
     bar = _progress_bar(progress, total_work, f"{scheme.name} {rule.name}")
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
@@ -301,6 +316,7 @@ def mine(
             bar.close()
 
     row, col, score = acc.result()
+    del acc
     if isinstance(rule, MutualTopK):
         keys = row * n + col
         reverse = col * n + row

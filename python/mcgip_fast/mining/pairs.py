@@ -107,15 +107,33 @@ class PositivePairs:
         if np.any(np.isnan(s)):
             raise ValueError(f"{int(np.isnan(s).sum())} edges have a NaN score")
         off = i != j
-        i, j, s = i[off], j[off], s[off]
+        # One int64 key per edge (i * n + j sorts like (i, j)) keeps the big temporaries few:
+        # mining can hand over tens of millions of edges.
+        if off.all():
+            key = i * n + j
+            mirror = j * n + i if symmetric else None
+        else:
+            key = i[off] * n + j[off]
+            mirror = j[off] * n + i[off] if symmetric else None
+            s = s[off]
+        del i, j, off
         if symmetric:
-            i, j, s = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([s, s])
-        # Sort by (i, j, -score) and keep the first of each (i, j): the best score.
-        order = np.lexsort((-s, j, i))
-        i, j, s = i[order], j[order], s[order]
-        first = np.ones(len(i), dtype=bool)
-        first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
-        i, j, s = i[first], j[first], s[first]
+            key = np.concatenate([key, mirror])
+            s = np.concatenate([s, s])
+        del mirror
+        # Sort by (key, -score) and keep the first of each key: the best score.
+        order = np.lexsort((-s, key))
+        key = key[order]
+        s = s[order]
+        del order
+        first = np.ones(len(key), dtype=bool)
+        first[1:] = key[1:] != key[:-1]
+        key = key[first]
+        s = s[first]
+        del first
+        i = key // max(n, 1)
+        j = key - i * n
+        del key
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(i, minlength=n), out=indptr[1:])
         return cls(ids, indptr, j, s, symmetric=symmetric, params=params, archive_hash=archive_hash)

@@ -105,6 +105,9 @@ class Workdir:
             self.tiles.mkdir(parents=True, exist_ok=True)
             write_atomic(self.manifest_path, json.dumps(manifest, sort_keys=True, indent=1).encode())
         self.tiles.mkdir(parents=True, exist_ok=True)
+        # A run killed while writing leaves a hidden temporary file: never a tile, safe to remove.
+        for leftover in self.tiles.glob(".tile-*.tmp*"):
+            leftover.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ tiles
     def write_tile(self, tile_id: int, start: int, end: int, result: TileResult) -> None:

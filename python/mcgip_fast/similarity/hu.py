@@ -42,8 +42,7 @@ def _as_maps(heatmaps: np.ndarray, name: str = "heatmaps") -> np.ndarray:
         raise ValueError(f"{name} must be an (N, H, W) stack or one (H, W) map, got {arr.ndim} dimensions {arr.shape}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.dtype != np.uint8 and not np.isfinite(arr).all():
-        raise ValueError(f"{name} holds NaN or infinity; moments need finite values")
+    # NaN / infinity are detected in Rust, inside the moment pass (no extra sweep here).
     return np.ascontiguousarray(arr)
 
 
@@ -109,6 +108,8 @@ def match_shapes(
     hu_b: np.ndarray | None = None,
     method: Method = "I1",
     threads: int | None = None,
+    *,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """``cv2.matchShapes`` for all pairs, from cached Hu vectors.
 
@@ -128,15 +129,20 @@ def match_shapes(
         hu_b: (M, 7) Hu vectors; None compares ``hu_a`` with itself.
         method: ``"I1"``, ``"I2"`` or ``"I3"``.
         threads: worker threads (None: all cores).
+        out: optional (N, M) float64 C-contiguous array to write into (reusing one buffer across
+            tiles avoids the page faults of a fresh allocation).
 
     Returns:
-        (N, M) float64. Dense: for archives, tile the rows or use :mod:`mcgip_fast.index`.
+        (N, M) float64 (``out`` when given). Dense: for archives, tile the rows or use
+        :mod:`mcgip_fast.index`.
     """
     a = _as_hu(hu_a, "hu_a")
     b = a if hu_b is None else _as_hu(hu_b, "hu_b")
     if method not in ("I1", "I2", "I3"):
         raise ValueError(f"method must be 'I1', 'I2' or 'I3', got {method!r}")
-    return _core.match_shapes(a, b, method, threads)
+    if out is not None and (not isinstance(out, np.ndarray) or out.dtype != np.float64 or not out.flags.c_contiguous):
+        raise ValueError("out must be a C-contiguous float64 numpy array")
+    return _core.match_shapes(a, b, method, threads, out)
 
 
 def match_shapes_pairs(

@@ -27,6 +27,7 @@ Parity and documented departures:
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -52,7 +53,10 @@ __all__ = [
 
 
 def _columns(s: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x, y, duration of a Scanpath, an (n, 3) array, or a record array with start_x/start_y/duration."""
+    """x, y, duration of a Scanpath, an (n, 3) array, or a record array with start_x/start_y/duration.
+
+    Finiteness is checked in Rust (`_core.multimatch_pair`), which names the first bad value.
+    """
     if isinstance(s, Scanpath):
         cols = (s.x, s.y, s.duration)
     else:
@@ -65,15 +69,10 @@ def _columns(s: Any, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         else:
             if arr.ndim != 2 or arr.shape[1] != 3:
                 raise ValueError(f"{name} must be a Scanpath or an (n, 3) array of x, y, duration; got shape {arr.shape}")
-            if not (np.issubdtype(arr.dtype, np.number) and not np.issubdtype(arr.dtype, np.complexfloating)):
+            if arr.dtype.kind not in "fiub":
                 raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
             cols = (arr[:, 0], arr[:, 1], arr[:, 2])
-    x, y, d = (np.ascontiguousarray(c, dtype=np.float64).reshape(-1) for c in cols)
-    for label, c in (("x", x), ("y", y), ("duration", d)):
-        bad = np.flatnonzero(~np.isfinite(c))
-        if len(bad):
-            raise ValueError(f"{name}: {label} is not finite at fixation {bad[0]} ({c[bad[0]]}); {len(bad)} such values")
-    return x, y, d
+    return tuple(np.ascontiguousarray(c, dtype=np.float64) for c in cols)  # type: ignore[return-value]
 
 
 def _screen(screen: Any, archive: GazeArchive | None = None) -> tuple[float, float]:
@@ -85,7 +84,7 @@ def _screen(screen: Any, archive: GazeArchive | None = None) -> tuple[float, flo
         w, h = (float(v) for v in screen)
     except (TypeError, ValueError):
         raise ValueError(f"screen must be (width, height) in pixels, got {screen!r}") from None
-    if not (np.isfinite(w) and np.isfinite(h) and w > 0 and h > 0):
+    if not (math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):
         raise ValueError(f"screen must be two positive finite numbers (width, height), got {screen!r}")
     return w, h
 
@@ -118,7 +117,7 @@ def _grouping(grouping: bool, tdir: float, tdur: float, tamp: float) -> tuple[bo
     vals = []
     for label, v in (("tdir", tdir), ("tdur", tdur), ("tamp", tamp)):
         v = float(v)
-        if np.isnan(v):
+        if math.isnan(v):
             raise ValueError(f"{label} must be a number, got NaN")
         vals.append(v)
     return (bool(grouping), *vals)

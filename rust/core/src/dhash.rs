@@ -5,6 +5,9 @@
 //! `px[r][c + 1] > px[r][c]`, taken row-major and packed most-significant-bit first
 //! (as `np.packbits` packs them), `ceil(hash_size² / 8)` bytes per image.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -32,6 +35,24 @@ fn check(hash_size: usize, n: usize, h: usize, w: usize) -> Result<()> {
     Ok(())
 }
 
+/// Resize plans by (in_h, in_w, out_h, out_w). Building one evaluates thousands of sines, which
+/// costs more than hashing one image, and archives hold few distinct image shapes.
+fn cached_plan(h: usize, w: usize, oh: usize, ow: usize) -> Result<Arc<LanczosPlan>> {
+    static CACHE: OnceLock<Mutex<HashMap<(usize, usize, usize, usize), Arc<LanczosPlan>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (h, w, oh, ow);
+    if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(p.clone());
+    }
+    let plan = Arc::new(LanczosPlan::new(h, w, oh, ow)?);
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    if map.len() >= 64 {
+        map.clear();
+    }
+    map.insert(key, plan.clone());
+    Ok(plan)
+}
+
 /// Pack the comparison bits of one resized (hash_size × (hash_size+1)) image.
 fn pack_bits(small: &[u8], hash_size: usize, code: &mut [u8]) {
     code.iter_mut().for_each(|b| *b = 0);
@@ -53,9 +74,16 @@ pub fn dhash_gray(data: &[u8], n: usize, h: usize, w: usize, hash_size: usize) -
     if data.len() != n * h * w {
         return invalid!("buffer of {} bytes does not hold {n} images of {h}x{w}", data.len());
     }
-    let plan = LanczosPlan::new(h, w, hash_size, hash_size + 1)?;
+    let plan = cached_plan(h, w, hash_size, hash_size + 1)?;
     let nb = code_bytes(hash_size);
     let mut out = vec![0u8; n * nb];
+    if n == 1 {
+        // No thread hand-off for a single image.
+        let mut small = vec![0u8; hash_size * (hash_size + 1)];
+        plan.run(data, &mut small, &mut Vec::new());
+        pack_bits(&small, hash_size, &mut out);
+        return Ok(out);
+    }
     out.par_chunks_mut(nb).zip(data.par_chunks(h * w)).for_each_init(
         || (vec![0u8; hash_size * (hash_size + 1)], Vec::new()),
         |(small, scratch), (code, img)| {
@@ -72,7 +100,7 @@ pub fn dhash_rgb(data: &[u8], n: usize, h: usize, w: usize, hash_size: usize) ->
     if data.len() != n * h * w * 3 {
         return invalid!("buffer of {} bytes does not hold {n} RGB images of {h}x{w}", data.len());
     }
-    let plan = LanczosPlan::new(h, w, hash_size, hash_size + 1)?;
+    let plan = cached_plan(h, w, hash_size, hash_size + 1)?;
     let nb = code_bytes(hash_size);
     let mut out = vec![0u8; n * nb];
     out.par_chunks_mut(nb).zip(data.par_chunks(h * w * 3)).for_each_init(

@@ -11,10 +11,40 @@
 //! - `self_offset = Some(o)` says query `i` is base item `o + i` (a tile of a self-join): top-k
 //!   excludes it, and radius queries keep only pairs with `j > o + i`, so each pair appears once.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::error::Result;
 use crate::invalid;
+
+/// Ask the kernel to back a large, not yet touched output buffer with transparent huge pages:
+/// filling a fresh N×M matrix otherwise spends more time in page faults than in the kernel.
+/// Best effort (a no-op off Linux, or where THP is disabled).
+pub fn advise_huge_pages<T>(buf: &mut Vec<T>) {
+    #[cfg(target_os = "linux")]
+    {
+        const MADV_HUGEPAGE: i32 = 14;
+        const HUGE: usize = 2 << 20;
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: i32) -> i32;
+        }
+        let bytes = buf.capacity() * std::mem::size_of::<T>();
+        if bytes < 2 * HUGE {
+            return;
+        }
+        // madvise needs a page-aligned start: advise the 2 MiB-aligned middle of the buffer.
+        let start = buf.as_mut_ptr() as usize;
+        let aligned = start.div_ceil(HUGE) * HUGE;
+        let end = (start + bytes) / HUGE * HUGE;
+        if end > aligned {
+            // SAFETY: the range lies inside this Vec's allocation; advice never changes contents.
+            unsafe { madvise(aligned as *mut std::ffi::c_void, end - aligned, MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = buf;
+}
 
 /// Codes repacked into `words` u64 per code.
 #[derive(Debug, Clone)]
@@ -63,12 +93,12 @@ impl PackedCodes {
 /// Distances from one query to every base code, written into `out` (len = base.n).
 /// `W` is the word count when known at compile time (0: dynamic).
 #[inline(always)]
-fn scan_row<const W: usize>(q: &[u64], base: &PackedCodes, out: &mut [u32]) {
+fn scan_row<const W: usize>(q: &[u64], base: &PackedCodes, out: &mut [MaybeUninit<u32>]) {
     let words = base.words;
     if W == 1 {
         let q0 = q[0];
         for (d, &b) in out.iter_mut().zip(base.data.iter()) {
-            *d = (q0 ^ b).count_ones();
+            d.write((q0 ^ b).count_ones());
         }
     } else if W > 1 {
         for (d, b) in out.iter_mut().zip(base.data.chunks_exact(W)) {
@@ -76,17 +106,17 @@ fn scan_row<const W: usize>(q: &[u64], base: &PackedCodes, out: &mut [u32]) {
             for t in 0..W {
                 s += (q[t] ^ b[t]).count_ones();
             }
-            *d = s;
+            d.write(s);
         }
     } else {
         for (d, b) in out.iter_mut().zip(base.data.chunks_exact(words)) {
-            *d = q.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum();
+            d.write(q.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum());
         }
     }
 }
 
 #[inline(always)]
-fn scan_dispatch(q: &[u64], base: &PackedCodes, out: &mut [u32]) {
+fn scan_dispatch(q: &[u64], base: &PackedCodes, out: &mut [MaybeUninit<u32>]) {
     match base.words {
         1 => scan_row::<1>(q, base, out),
         2 => scan_row::<2>(q, base, out),
@@ -97,12 +127,18 @@ fn scan_dispatch(q: &[u64], base: &PackedCodes, out: &mut [u32]) {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "popcnt,avx2")]
-unsafe fn scan_fast(q: &[u64], base: &PackedCodes, out: &mut [u32]) {
+unsafe fn scan_fast(q: &[u64], base: &PackedCodes, out: &mut [MaybeUninit<u32>]) {
     scan_dispatch(q, base, out)
 }
 
 /// Distances from one query to all base codes (hardware popcount when the CPU has it).
 pub fn scan(q: &[u64], base: &PackedCodes, out: &mut [u32]) {
+    // SAFETY: u32 and MaybeUninit<u32> share a layout; only initialised values are written.
+    scan_uninit(q, base, unsafe { &mut *(out as *mut [u32] as *mut [MaybeUninit<u32>]) })
+}
+
+/// [`scan`] into memory that need not be initialised; every slot is written.
+pub fn scan_uninit(q: &[u64], base: &PackedCodes, out: &mut [MaybeUninit<u32>]) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("popcnt") && std::arch::is_x86_feature_detected!("avx2") {
@@ -125,8 +161,12 @@ fn same_width(a: &PackedCodes, b: &PackedCodes) -> Result<()> {
 pub fn hamming_matrix_packed(a: &PackedCodes, b: &PackedCodes) -> Result<Vec<u32>> {
     same_width(a, b)?;
     let m = b.n;
-    let mut out = vec![0u32; a.n.checked_mul(m).ok_or_else(|| crate::McgipError::Runtime("result too large".into()))?];
-    out.par_chunks_mut(m).enumerate().for_each(|(i, row)| scan(a.row(i), b, row));
+    let len = a.n.checked_mul(m).ok_or_else(|| crate::McgipError::Runtime("result too large".into()))?;
+    let mut out: Vec<u32> = Vec::with_capacity(len);
+    advise_huge_pages(&mut out);
+    out.spare_capacity_mut()[..len].par_chunks_mut(m).enumerate().for_each(|(i, row)| scan_uninit(a.row(i), b, row));
+    // SAFETY: each of the `len` slots was written by exactly one row scan.
+    unsafe { out.set_len(len) };
     Ok(out)
 }
 

@@ -143,16 +143,17 @@ impl HeatmapSpec {
 /// The float type a map accumulates in.
 trait Acc: Copy + Send + Sync + Default + PartialOrd + std::ops::AddAssign + std::ops::Mul<Output = Self> {
     fn of(v: f64) -> Self;
-    fn to_f32(self) -> f32;
     fn to_f64(self) -> f64;
+    /// The output map itself, when it can serve as the accumulator (f32): saves a scratch pass.
+    fn in_place(dest: &mut [f32]) -> Option<&mut [Self]>;
 }
 
 impl Acc for f32 {
     fn of(v: f64) -> Self {
         v as f32
     }
-    fn to_f32(self) -> f32 {
-        self
+    fn in_place(dest: &mut [f32]) -> Option<&mut [Self]> {
+        Some(dest)
     }
     fn to_f64(self) -> f64 {
         self as f64
@@ -163,8 +164,8 @@ impl Acc for f64 {
     fn of(v: f64) -> Self {
         v
     }
-    fn to_f32(self) -> f32 {
-        self as f32
+    fn in_place(_: &mut [f32]) -> Option<&mut [Self]> {
+        None
     }
     fn to_f64(self) -> f64 {
         self
@@ -220,7 +221,7 @@ fn add_profile<T: Acc>(p: usize, len: usize, kernel: &[T], w: T, out: &mut [T]) 
     (lo, hi)
 }
 
-/// Reusable per-thread buffers.
+/// Reusable per-thread buffers (`map` stays empty when maps accumulate in place).
 struct Scratch<T> {
     map: Vec<T>,
     row_profile: Vec<T>,
@@ -230,7 +231,9 @@ struct Scratch<T> {
 
 impl<T: Acc> Scratch<T> {
     fn new(h: usize, w: usize) -> Self {
-        Scratch { map: vec![T::default(); h * w], row_profile: vec![T::default(); h], col_profile: vec![T::default(); w], deposits: Vec::new() }
+        let mut probe = [0.0f32; 1];
+        let map = if T::in_place(&mut probe).is_some() { Vec::new() } else { vec![T::default(); h * w] };
+        Scratch { map, row_profile: vec![T::default(); h], col_profile: vec![T::default(); w], deposits: Vec::new() }
     }
 }
 
@@ -265,84 +268,175 @@ fn deposits(sp: &Scanpath<'_>, spec: &HeatmapSpec, out: &mut Vec<(usize, usize, 
         };
         out.push((row, col, weight));
     }
-    out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    out.sort_by_key(|d| (d.0, d.1));
     if spec.weighting == Weighting::Mark {
         out.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     }
     Ok(outside)
 }
 
-/// Render one map into `dest` (H * W, row-major).
-fn render_one<T: Acc>(sp: &Scanpath<'_>, spec: &HeatmapSpec, kernel: &[T], s: &mut Scratch<T>, dest: &mut [f32]) -> Result<u64> {
-    let outside = deposits(sp, spec, &mut s.deposits)?;
+/// Largest value and sum (f64) over rows `r0..=r1`, columns `c0..=c1` of a W-wide map.
+fn peak_and_sum<T: Acc>(acc: &[T], w: usize, (r0, r1, c0, c1): Bbox, want_sum: bool) -> (f64, f64) {
+    let mut peak = T::default();
+    let mut sum = 0.0f64;
+    for y in r0..=r1 {
+        let line = &acc[y * w + c0..=y * w + c1];
+        // Eight independent lanes, so the max reduction vectorises.
+        let mut mx = [T::default(); 8];
+        let chunks = line.chunks_exact(8);
+        for &v in chunks.remainder() {
+            if v > peak {
+                peak = v;
+            }
+        }
+        for c in chunks {
+            for l in 0..8 {
+                if c[l] > mx[l] {
+                    mx[l] = c[l];
+                }
+            }
+        }
+        for v in mx {
+            if v > peak {
+                peak = v;
+            }
+        }
+        if want_sum {
+            sum += line.iter().map(|v| v.to_f64()).sum::<f64>();
+        }
+    }
+    (peak.to_f64(), sum)
+}
+
+/// Rows r0..=r1 and columns c0..=c1 that a map touched (everything else is zero).
+type Bbox = (usize, usize, usize, usize);
+
+/// Add one map's impulses, blurred, into `acc` (H * W, row-major, zero on entry); return the
+/// box it touched.
+fn accumulate<T: Acc>(spec: &HeatmapSpec, kernel: &[T], deps: &[(usize, usize, f64)], rows: &mut [T], cols: &mut [T], acc: &mut [T]) -> Bbox {
     let (h, w) = (spec.height, spec.width);
-    s.map.iter_mut().for_each(|v| *v = T::default());
+    let mut bbox = (usize::MAX, 0, usize::MAX, 0);
     let mut start = 0;
-    while start < s.deposits.len() {
-        let row = s.deposits[start].0;
+    while start < deps.len() {
+        let row = deps[start].0;
         let mut end = start;
         // Sum the horizontal profiles of every impulse on this row ...
         let (mut c_lo, mut c_hi) = (usize::MAX, 0usize);
-        while end < s.deposits.len() && s.deposits[end].0 == row {
-            let (_, col, wt) = s.deposits[end];
-            let (a, b) = add_profile(col, w, kernel, T::of(wt), &mut s.col_profile);
+        while end < deps.len() && deps[end].0 == row {
+            let (_, col, wt) = deps[end];
+            let (a, b) = add_profile(col, w, kernel, T::of(wt), cols);
             c_lo = c_lo.min(a);
             c_hi = c_hi.max(b);
             end += 1;
         }
         // ... then spread that row vertically: one outer product.
-        let (r_lo, r_hi) = add_profile(row, h, kernel, T::of(1.0), &mut s.row_profile);
-        let cols = &s.col_profile[c_lo..=c_hi];
+        let (r_lo, r_hi) = add_profile(row, h, kernel, T::of(1.0), rows);
+        let line_profile = &cols[c_lo..=c_hi];
         for y in r_lo..=r_hi {
-            let v = s.row_profile[y];
-            let line = &mut s.map[y * w + c_lo..y * w + c_hi + 1];
-            for (o, &c) in line.iter_mut().zip(cols) {
+            let v = rows[y];
+            let line = &mut acc[y * w + c_lo..y * w + c_hi + 1];
+            for (o, &c) in line.iter_mut().zip(line_profile) {
                 *o += v * c;
             }
-            s.row_profile[y] = T::default();
+            rows[y] = T::default();
         }
-        s.col_profile[c_lo..=c_hi].iter_mut().for_each(|v| *v = T::default());
+        cols[c_lo..=c_hi].iter_mut().for_each(|v| *v = T::default());
+        bbox = (bbox.0.min(r_lo), bbox.1.max(r_hi), bbox.2.min(c_lo), bbox.3.max(c_hi));
         start = end;
     }
+    bbox
+}
+
+/// Render one map into `dest` (H * W, row-major, zero on entry).
+fn render_one<T: Acc>(sp: &Scanpath<'_>, spec: &HeatmapSpec, kernel: &[T], s: &mut Scratch<T>, dest: &mut [f32]) -> Result<u64> {
+    let outside = deposits(sp, spec, &mut s.deposits)?;
+    if s.deposits.is_empty() {
+        return Ok(outside);
+    }
+    let Scratch { map, row_profile, col_profile, deposits } = s;
+    let w = spec.width;
+    let in_place = T::in_place(&mut [0.0f32]).is_some();
+    let (acc, bbox): (&[T], Bbox) = match T::in_place(dest) {
+        Some(acc) => {
+            let bbox = accumulate(spec, kernel, deposits, row_profile, col_profile, acc);
+            (acc, bbox)
+        }
+        None => {
+            // The scratch map is all zero here: it is created so, and cleared below after use.
+            let bbox = accumulate(spec, kernel, deposits, row_profile, col_profile, map);
+            (map, bbox)
+        }
+    };
+    let (peak, sum) = peak_and_sum(acc, w, bbox, spec.normalise == Normalise::Sum);
     let divisor = match spec.normalise {
         Normalise::None => 1.0,
-        Normalise::Max => s.map.iter().fold(0.0f64, |m, v| m.max(v.to_f64())),
-        Normalise::Sum => s.map.iter().map(|v| v.to_f64()).sum(),
+        Normalise::Max => peak,
+        Normalise::Sum => sum,
     };
-    if divisor > 0.0 && divisor != 1.0 {
-        // Divide rather than multiply by the inverse, so a max-normalised peak is exactly 1.
-        for (d, v) in dest.iter_mut().zip(&s.map) {
-            *d = (v.to_f64() / divisor) as f32;
-        }
-    } else {
-        for (d, v) in dest.iter_mut().zip(&s.map) {
-            *d = v.to_f32();
+    // Multiply by the f64 inverse: the peak becomes 1 - 1 ulp of f64 at worst, which rounds to 1.0f32.
+    let inv = if divisor > 0.0 { 1.0 / divisor } else { 1.0 };
+    let (r0, r1, c0, c1) = bbox;
+    for y in r0..=r1 {
+        let span = y * w + c0..=y * w + c1;
+        if in_place {
+            if inv != 1.0 {
+                dest[span].iter_mut().for_each(|d| *d = (*d as f64 * inv) as f32);
+            }
+        } else {
+            for (d, v) in dest[span.clone()].iter_mut().zip(&mut map[span]) {
+                *d = (v.to_f64() * inv) as f32;
+                *v = T::default();
+            }
         }
     }
     Ok(outside)
 }
 
-fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: Vec<T>) -> Result<(Vec<f32>, u64)> {
-    let (h, w, n) = (spec.height, spec.width, packed.len());
+/// Zero-initialised f32 buffer from the allocator (the OS hands out zero pages lazily, so the
+/// workers touch the memory first); an allocation failure is an error, not an abort.
+fn zeroed_f32(len: usize) -> Result<Vec<f32>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let layout = std::alloc::Layout::array::<f32>(len)
+        .map_err(|_| McgipError::InvalidInput(format!("{len} map values overflow memory")))?;
+    // SAFETY: layout has non-zero size; all-zero bytes are valid f32 zeros; the pointer comes
+    // from the global allocator with exactly this layout, which is what Vec expects to free.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut f32;
+        if ptr.is_null() {
+            return Err(McgipError::Runtime(format!("cannot allocate {} MiB of maps; render in batches", (len * 4) >> 20)));
+        }
+        Ok(Vec::from_raw_parts(ptr, len, len))
+    }
+}
+
+fn map_len(spec: &HeatmapSpec, n: usize) -> Result<(usize, usize)> {
+    let (h, w) = (spec.height, spec.width);
     let per_map = h.checked_mul(w).ok_or_else(|| McgipError::InvalidInput(format!("map shape ({h}, {w}) is too large")))?;
     let total = per_map
         .checked_mul(n)
         .ok_or_else(|| McgipError::InvalidInput(format!("{n} maps of shape ({h}, {w}) overflow memory")))?;
-    let mut out: Vec<f32> = Vec::new();
-    out.try_reserve_exact(total).map_err(|_| {
-        McgipError::Runtime(format!("cannot allocate {n} maps of shape ({h}, {w}) ({} MiB); render in batches", total * 4 >> 20))
-    })?;
-    out.resize(total, 0.0);
-    if n == 0 {
-        return Ok((out, 0));
+    Ok((per_map, total))
+}
+
+/// Render every map into `out`; `zeroed` says whether `out` is known to be all zero already.
+fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: &[T], out: &mut [f32], zeroed: bool) -> Result<u64> {
+    let (per_map, _) = map_len(spec, packed.len())?;
+    if packed.is_empty() {
+        return Ok(0);
     }
     let results: Vec<Result<u64>> = out
         .par_chunks_mut(per_map)
         .enumerate()
         .map_init(
-            || Scratch::<T>::new(h, w),
+            || Scratch::<T>::new(spec.height, spec.width),
             |s, (i, dest)| {
-                render_one(&packed.get(i), spec, &kernel, s, dest).map_err(|e| match e {
+                if !zeroed {
+                    // Cleared by the worker that fills it, so the map is still in cache.
+                    dest.fill(0.0);
+                }
+                render_one(&packed.get(i), spec, kernel, s, dest).map_err(|e| match e {
                     McgipError::InvalidInput(m) => McgipError::InvalidInput(format!("scanpath {i}: {m}")),
                     other => other,
                 })
@@ -353,7 +447,18 @@ fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: 
     for r in results {
         outside += r?;
     }
-    Ok((out, outside))
+    Ok(outside)
+}
+
+fn dispatch(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, out: &mut [f32], zeroed: bool) -> Result<u64> {
+    let ksize = spec.check()?;
+    let kernel = gaussian_kernel(ksize, spec.sigma)?;
+    if spec.single_precision {
+        let k32: Vec<f32> = kernel.into_iter().map(|v| v as f32).collect();
+        render_all(packed, spec, &k32, out, zeroed)
+    } else {
+        render_all(packed, spec, &kernel, out, zeroed)
+    }
 }
 
 /// Render one map per scanpath: `n * height * width` f32 values, row-major, plus the number of
@@ -362,13 +467,28 @@ fn render_all<T: Acc>(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, kernel: 
 /// Parallel over scanpaths; each map is computed by one thread in a fixed order, so the result
 /// does not depend on the thread count.
 pub fn render_heatmaps(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec) -> Result<(Vec<f32>, u64)> {
-    let ksize = spec.check()?;
-    let kernel = gaussian_kernel(ksize, spec.sigma)?;
-    if spec.single_precision {
-        render_all(packed, spec, kernel.into_iter().map(|v| v as f32).collect())
-    } else {
-        render_all(packed, spec, kernel)
+    spec.check()?;
+    let (_, total) = map_len(spec, packed.len())?;
+    let mut out = zeroed_f32(total)?;
+    let outside = dispatch(packed, spec, &mut out, true)?;
+    Ok((out, outside))
+}
+
+/// As [`render_heatmaps`], into a caller's buffer of exactly `n * height * width` values (any
+/// content; it is overwritten). Reusing one buffer across batches saves first-touch page faults.
+pub fn render_heatmaps_into(packed: &PackedScanpaths<'_>, spec: &HeatmapSpec, out: &mut [f32]) -> Result<u64> {
+    spec.check()?;
+    let (_, total) = map_len(spec, packed.len())?;
+    if out.len() != total {
+        return invalid!(
+            "output holds {} values; {} maps of shape ({}, {}) need {total}",
+            out.len(),
+            packed.len(),
+            spec.height,
+            spec.width
+        );
     }
+    dispatch(packed, spec, out, false)
 }
 
 #[cfg(test)]
@@ -535,6 +655,11 @@ mod tests {
         let one = crate::parallel::with_threads(Some(1), || render_heatmaps(&packed, &sp)).unwrap().unwrap();
         let three = crate::parallel::with_threads(Some(3), || render_heatmaps(&packed, &sp)).unwrap().unwrap();
         assert_eq!(one, three);
+        // Into a dirty caller buffer: same maps; a wrong length is refused.
+        let mut buf = vec![7.0f32; one.0.len()];
+        assert_eq!(render_heatmaps_into(&packed, &sp, &mut buf).unwrap(), one.1);
+        assert_eq!(buf, one.0);
+        assert!(render_heatmaps_into(&packed, &sp, &mut buf[1..]).is_err());
         assert!(one.0[48 * 64..2 * 48 * 64].iter().all(|&v| v == 0.0));
     }
 

@@ -8,6 +8,8 @@
 //!
 //! Hu moments change with intensity scale, so [`Normalise`] makes the choice explicit.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::error::Result;
@@ -22,12 +24,25 @@ pub type Hu = [f64; 7];
 pub trait Pixel: Copy + Send + Sync + 'static {
     const NAME: &'static str;
     fn to_f64(self) -> f64;
+    /// Four consecutive pixels as f64 lanes (AVX2).
+    ///
+    /// # Safety
+    /// `ptr` must point at 4 readable pixels and the CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn load4(ptr: *const Self) -> std::arch::x86_64::__m256d;
     /// NaN or infinity: float maps only.
     fn is_bad(self) -> bool;
 }
 
 impl Pixel for u8 {
     const NAME: &'static str = "uint8";
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(ptr: *const Self) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        let four = _mm_cvtsi32_si128((ptr as *const i32).read_unaligned());
+        _mm256_cvtepi32_pd(_mm_cvtepu8_epi32(four))
+    }
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
@@ -40,6 +55,12 @@ impl Pixel for u8 {
 
 impl Pixel for f32 {
     const NAME: &'static str = "float32";
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(ptr: *const Self) -> std::arch::x86_64::__m256d {
+        use std::arch::x86_64::*;
+        _mm256_cvtps_pd(_mm_loadu_ps(ptr))
+    }
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self as f64
@@ -52,6 +73,11 @@ impl Pixel for f32 {
 
 impl Pixel for f64 {
     const NAME: &'static str = "float64";
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn load4(ptr: *const Self) -> std::arch::x86_64::__m256d {
+        std::arch::x86_64::_mm256_loadu_pd(ptr)
+    }
     #[inline(always)]
     fn to_f64(self) -> f64 {
         self
@@ -89,97 +115,165 @@ impl Normalise {
 
 const LANES: usize = 8;
 
-/// Per-row sums Σp, Σp·x, Σp·x², Σp·x³ with fixed lanes, so the result never depends on the
-/// CPU's vector width (the lanes are summed in one fixed order).
+/// Per-row sums Σp, Σp·x, Σp·x², Σp·x³, formed as OpenCV does (`xp = x·p`, `xxp = xp·x`,
+/// `xxp·x`), in fixed lanes summed in one fixed order, so the result never depends on the CPU's
+/// vector width.
 #[inline(always)]
-fn row_sums<T: Pixel>(row: &[T], xs: &[f64], xs2: &[f64], xs3: &[f64]) -> [f64; 4] {
+fn row_sums<T: Pixel>(row: &[T], xs: &[f64]) -> [f64; 4] {
     let mut a0 = [0.0f64; LANES];
     let mut a1 = [0.0f64; LANES];
     let mut a2 = [0.0f64; LANES];
     let mut a3 = [0.0f64; LANES];
-    let full = row.len() / LANES * LANES;
-    let mut x = 0;
-    while x < full {
+    let body = row.chunks_exact(LANES);
+    let tail = body.remainder();
+    let xbody = xs.chunks_exact(LANES);
+    let xtail = xbody.remainder();
+    for (p, x) in body.zip(xbody) {
+        let p: &[T; LANES] = p.try_into().unwrap();
+        let x: &[f64; LANES] = x.try_into().unwrap();
         for l in 0..LANES {
-            let p = row[x + l].to_f64();
-            a0[l] += p;
-            a1[l] += p * xs[x + l];
-            a2[l] += p * xs2[x + l];
-            a3[l] += p * xs3[x + l];
+            let pv = p[l].to_f64();
+            let xp = x[l] * pv;
+            let xxp = xp * x[l];
+            a0[l] += pv;
+            a1[l] += xp;
+            a2[l] += xxp;
+            a3[l] += xxp * x[l];
         }
-        x += LANES;
     }
-    for (l, xi) in (full..row.len()).enumerate() {
-        let p = row[xi].to_f64();
-        a0[l] += p;
-        a1[l] += p * xs[xi];
-        a2[l] += p * xs2[xi];
-        a3[l] += p * xs3[xi];
+    for (l, (p, &x)) in tail.iter().zip(xtail).enumerate() {
+        let pv = p.to_f64();
+        let xp = x * pv;
+        let xxp = xp * x;
+        a0[l] += pv;
+        a1[l] += xp;
+        a2[l] += xxp;
+        a3[l] += xxp * x;
     }
     let sum = |a: &[f64; LANES]| ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
     [sum(&a0), sum(&a1), sum(&a2), sum(&a3)]
 }
 
 #[inline(always)]
-fn raw_moments_impl<T: Pixel>(img: &[T], height: usize, width: usize, xs: &[f64], xs2: &[f64], xs3: &[f64]) -> RawMoments {
+fn raw_moments_impl<T: Pixel>(img: &[T], width: usize, xs: &[f64]) -> RawMoments {
     let mut m = [0.0f64; 10];
-    for y in 0..height {
-        let [s0, s1, s2, s3] = row_sums(&img[y * width..(y + 1) * width], xs, xs2, xs3);
-        let yf = y as f64;
-        let y2 = yf * yf;
-        m[0] += s0;
-        m[1] += s1;
-        m[2] += yf * s0;
-        m[3] += s2;
-        m[4] += yf * s1;
-        m[5] += y2 * s0;
-        m[6] += s3;
-        m[7] += yf * s2;
-        m[8] += y2 * s1;
-        m[9] += y2 * yf * s0;
+    for (y, row) in img.chunks_exact(width).enumerate() {
+        let [s0, s1, s2, s3] = row_sums(row, xs);
+        accumulate_row(&mut m, y, s0, s1, s2, s3);
     }
     m
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn raw_moments_avx2<T: Pixel>(img: &[T], height: usize, width: usize, xs: &[f64], xs2: &[f64], xs3: &[f64]) -> RawMoments {
-    // Same code, compiled with wider vectors; no FMA contraction, so the rounding is identical.
-    raw_moments_impl(img, height, width, xs, xs2, xs3)
+#[inline(always)]
+fn accumulate_row(m: &mut RawMoments, y: usize, s0: f64, s1: f64, s2: f64, s3: f64) {
+    let yf = y as f64;
+    let y2 = yf * yf;
+    m[0] += s0;
+    m[1] += s1;
+    m[2] += yf * s0;
+    m[3] += s2;
+    m[4] += yf * s1;
+    m[5] += y2 * s0;
+    m[6] += s3;
+    m[7] += yf * s2;
+    m[8] += y2 * s1;
+    m[9] += y2 * yf * s0;
 }
 
-/// Column powers x, x², x³ as f64, shared by every map of one width.
+/// The same sums as [`row_sums`] with AVX2: lanes 0..4 and 4..8 of each 8-pixel chunk in two
+/// register sets, no FMA, same final order, so the result is bit-identical to the scalar code.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn row_sums_avx2<T: Pixel>(row: &[T], xs: &[f64]) -> [f64; 4] {
+    use std::arch::x86_64::*;
+    let full = row.len() / LANES * LANES;
+    let (rp, xp_) = (row.as_ptr(), xs.as_ptr());
+    let z = _mm256_setzero_pd();
+    let (mut a0l, mut a1l, mut a2l, mut a3l) = (z, z, z, z);
+    let (mut a0h, mut a1h, mut a2h, mut a3h) = (z, z, z, z);
+    let mut x = 0;
+    while x < full {
+        let pl = T::load4(rp.add(x));
+        let ph = T::load4(rp.add(x + 4));
+        let xl = _mm256_loadu_pd(xp_.add(x));
+        let xh = _mm256_loadu_pd(xp_.add(x + 4));
+        let xpl = _mm256_mul_pd(xl, pl);
+        let xph = _mm256_mul_pd(xh, ph);
+        let xxpl = _mm256_mul_pd(xpl, xl);
+        let xxph = _mm256_mul_pd(xph, xh);
+        a0l = _mm256_add_pd(a0l, pl);
+        a0h = _mm256_add_pd(a0h, ph);
+        a1l = _mm256_add_pd(a1l, xpl);
+        a1h = _mm256_add_pd(a1h, xph);
+        a2l = _mm256_add_pd(a2l, xxpl);
+        a2h = _mm256_add_pd(a2h, xxph);
+        a3l = _mm256_add_pd(a3l, _mm256_mul_pd(xxpl, xl));
+        a3h = _mm256_add_pd(a3h, _mm256_mul_pd(xxph, xh));
+        x += LANES;
+    }
+    let lanes = |lo: __m256d, hi: __m256d| {
+        let mut a = [0.0f64; LANES];
+        _mm256_storeu_pd(a.as_mut_ptr(), lo);
+        _mm256_storeu_pd(a.as_mut_ptr().add(4), hi);
+        a
+    };
+    let mut acc = [lanes(a0l, a0h), lanes(a1l, a1h), lanes(a2l, a2h), lanes(a3l, a3h)];
+    for (l, xi) in (full..row.len()).enumerate() {
+        let pv = row[xi].to_f64();
+        let xv = xs[xi];
+        let xpv = xv * pv;
+        let xxpv = xpv * xv;
+        acc[0][l] += pv;
+        acc[1][l] += xpv;
+        acc[2][l] += xxpv;
+        acc[3][l] += xxpv * xv;
+    }
+    let sum = |a: &[f64; LANES]| ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    [sum(&acc[0]), sum(&acc[1]), sum(&acc[2]), sum(&acc[3])]
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn raw_moments_avx2<T: Pixel>(img: &[T], width: usize, xs: &[f64]) -> RawMoments {
+    let mut m = [0.0f64; 10];
+    for (y, row) in img.chunks_exact(width).enumerate() {
+        let [s0, s1, s2, s3] = row_sums_avx2(row, xs);
+        accumulate_row(&mut m, y, s0, s1, s2, s3);
+    }
+    m
+}
+
+/// Column indices as f64, shared by every map of one width.
 pub struct ColumnPowers {
     xs: Vec<f64>,
-    xs2: Vec<f64>,
-    xs3: Vec<f64>,
 }
 
 impl ColumnPowers {
     pub fn new(width: usize) -> Self {
-        let xs: Vec<f64> = (0..width).map(|x| x as f64).collect();
-        let xs2 = xs.iter().map(|x| x * x).collect();
-        let xs3 = xs.iter().map(|x| x * x * x).collect();
-        ColumnPowers { xs, xs2, xs3 }
+        ColumnPowers { xs: (0..width).map(|x| x as f64).collect() }
     }
 }
 
-fn raw_moments_with<T: Pixel>(img: &[T], height: usize, width: usize, cols: &ColumnPowers) -> RawMoments {
+fn raw_moments_with<T: Pixel>(img: &[T], width: usize, cols: &ColumnPowers) -> RawMoments {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { raw_moments_avx2(img, height, width, &cols.xs, &cols.xs2, &cols.xs3) };
+            return unsafe { raw_moments_avx2(img, width, &cols.xs) };
         }
     }
-    raw_moments_impl(img, height, width, &cols.xs, &cols.xs2, &cols.xs3)
+    raw_moments_impl(img, width, &cols.xs)
 }
 
-fn check_map<T: Pixel>(img: &[T], index: usize) -> Result<()> {
+/// Moments of finite pixels are finite unless they overflow, so the check runs only when a sum is not.
+fn check_moments<T: Pixel>(m: &RawMoments, img: &[T], index: usize) -> Result<()> {
+    if m.iter().all(|v| v.is_finite()) {
+        return Ok(());
+    }
     if let Some(pos) = img.iter().position(|v| v.is_bad()) {
         return invalid!("map {index} holds NaN or infinity at flat position {pos}; moments need finite values");
     }
-    Ok(())
+    invalid!("the moments of map {index} overflow float64 (values too large)")
 }
 
 fn scale_factor<T: Pixel>(img: &[T], norm: Normalise) -> f64 {
@@ -199,8 +293,9 @@ fn scale_factor<T: Pixel>(img: &[T], norm: Normalise) -> f64 {
 /// Raw moments of one (height, width) row-major map, equal to `cv2.moments(img)`'s m-values.
 pub fn raw_moments<T: Pixel>(img: &[T], height: usize, width: usize) -> Result<RawMoments> {
     check_shape(img.len(), 1, height, width)?;
-    check_map(img, 0)?;
-    Ok(raw_moments_with(img, height, width, &ColumnPowers::new(width)))
+    let m = raw_moments_with(img, width, &ColumnPowers::new(width));
+    check_moments(&m, img, 0)?;
+    Ok(m)
 }
 
 fn check_shape(len: usize, n: usize, height: usize, width: usize) -> Result<()> {
@@ -269,18 +364,20 @@ pub fn raw_moments_batch<T: Pixel>(data: &[T], n: usize, height: usize, width: u
     check_shape(data.len(), n, height, width)?;
     let cols = ColumnPowers::new(width);
     let per = height * width;
-    data.par_chunks(per)
-        .enumerate()
-        .map(|(i, img)| {
-            check_map(img, i)?;
-            let mut m = raw_moments_with(img, height, width, &cols);
-            let f = scale_factor(img, norm);
-            if f != 1.0 {
-                m.iter_mut().for_each(|v| *v *= f);
-            }
-            Ok(m)
-        })
-        .collect()
+    let one = |(i, img): (usize, &[T])| -> Result<RawMoments> {
+        let mut m = raw_moments_with(img, width, &cols);
+        check_moments(&m, img, i)?;
+        let f = scale_factor(img, norm);
+        if f != 1.0 {
+            m.iter_mut().for_each(|v| *v *= f);
+        }
+        Ok(m)
+    };
+    if n == 1 {
+        // No thread hand-off for a single map: the call costs what the map costs.
+        return Ok(vec![one((0, data))?]);
+    }
+    data.par_chunks(per).enumerate().map(one).collect()
 }
 
 /// Hu invariants of `n` maps (see [`raw_moments_batch`]); equal to `cv2.HuMoments(cv2.moments(img))`.
@@ -391,8 +488,153 @@ impl Prepared {
     }
 }
 
+/// Prepared vectors in column form (component-major), so one row of the matrix is a loop over
+/// the other side with contiguous loads, which the compiler vectorises.
+struct PreparedColumns {
+    values: [Vec<f64>; 7],
+    /// Values with NaN where the component does not count (no input is NaN, so NaN marks it
+    /// without a second stream to read).
+    marked: [Vec<f64>; 7],
+    /// All ones where the component counts, 0 where not: a bitwise AND keeps or zeroes a term.
+    masks: [Vec<u64>; 7],
+    any_nonzero: Vec<bool>,
+    /// `any_nonzero` as all-ones / zero bit masks.
+    any_bits: Vec<u64>,
+}
+
+impl PreparedColumns {
+    fn new(p: &[Prepared]) -> Self {
+        PreparedColumns {
+            values: std::array::from_fn(|i| p.iter().map(|v| v.values[i]).collect()),
+            marked: std::array::from_fn(|i| p.iter().map(|v| if v.counts[i] { v.values[i] } else { f64::NAN }).collect()),
+            masks: std::array::from_fn(|i| p.iter().map(|v| if v.counts[i] { u64::MAX } else { 0 }).collect()),
+            any_nonzero: p.iter().map(|v| v.any_nonzero).collect(),
+            any_bits: p.iter().map(|v| if v.any_nonzero { u64::MAX } else { 0 }).collect(),
+        }
+    }
+
+    fn slice(&self, from: usize, to: usize) -> Self {
+        PreparedColumns {
+            values: std::array::from_fn(|i| self.values[i][from..to].to_vec()),
+            marked: std::array::from_fn(|i| self.marked[i][from..to].to_vec()),
+            masks: std::array::from_fn(|i| self.masks[i][from..to].to_vec()),
+            any_nonzero: self.any_nonzero[from..to].to_vec(),
+            any_bits: self.any_bits[from..to].to_vec(),
+        }
+    }
+}
+
+/// One row `matchShapes(a, b[j])` for every j; same arithmetic as [`Prepared::compare`]
+/// (a component that does not count adds +0.0 to a non-negative sum, which changes nothing).
+#[inline(always)]
+fn match_row(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [MaybeUninit<f64>]) {
+    // Blocks small enough to stay in L1 across the seven component passes; each output slot is
+    // written once (the output is never zero-filled first).
+    const BLOCK: usize = 512;
+    let mut buf = [0.0f64; BLOCK];
+    for (blk, chunk) in row.chunks_mut(BLOCK).enumerate() {
+        let j0 = blk * BLOCK;
+        let j1 = j0 + chunk.len();
+        let acc = &mut buf[..chunk.len()];
+        acc.iter_mut().for_each(|r| *r = 0.0);
+        for i in 0..7 {
+            if !a.counts[i] {
+                continue;
+            }
+            let va = a.values[i];
+            let (vb, mb) = (&b.values[i][j0..j1], &b.masks[i][j0..j1]);
+            match method {
+                MatchMethod::I1 | MatchMethod::I2 => {
+                    for ((r, &v), &m) in acc.iter_mut().zip(vb.iter()).zip(mb.iter()) {
+                        // A term that does not count becomes +0.0 (even if it is inf or NaN).
+                        let t = f64::from_bits((-va + v).abs().to_bits() & m);
+                        *r += t;
+                    }
+                }
+                MatchMethod::I3 => {
+                    for ((r, &v), &m) in acc.iter_mut().zip(vb.iter()).zip(mb.iter()) {
+                        let mmm = f64::from_bits(((va - v) / va).abs().to_bits() & m);
+                        // +0.0 never replaces a result (result < 0.0 is false): same as skipping.
+                        if *r < mmm {
+                            *r = mmm;
+                        }
+                    }
+                }
+            }
+        }
+        for ((slot, &r), &any) in chunk.iter_mut().zip(acc.iter()).zip(b.any_nonzero[j0..j1].iter()) {
+            slot.write(if any != a.any_nonzero { f64::MAX } else { r });
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn match_row_avx2(a: &Prepared, b: &PreparedColumns, method: MatchMethod, row: &mut [MaybeUninit<f64>]) {
+    use std::arch::x86_64::*;
+    // Four pairs per step. I1 / I2: the counted components summed in ascending order, as the
+    // scalar code (a component that does not count adds +0.0, an identity here). I3: the running
+    // maximum replaced only when strictly smaller, as OpenCV.
+    let counted: Vec<usize> = (0..7).filter(|&i| a.counts[i]).collect();
+    let m = row.len();
+    let full = m / 4 * 4;
+    let abs_mask = _mm256_castsi256_pd(_mm256_set1_epi64x(i64::MAX));
+    let a_any = _mm256_castsi256_pd(_mm256_set1_epi64x(if a.any_nonzero { -1 } else { 0 }));
+    let dbl_max = _mm256_set1_pd(f64::MAX);
+    let out = row.as_mut_ptr() as *mut f64;
+    let mut j = 0;
+    while j < full {
+        let mut acc = _mm256_setzero_pd();
+        if method == MatchMethod::I3 {
+            for &i in &counted {
+                let va = _mm256_set1_pd(a.values[i]);
+                let v = _mm256_loadu_pd(b.marked[i].as_ptr().add(j));
+                // NaN (component not counted on b's side) never compares greater: skipped.
+                let mmm = _mm256_and_pd(_mm256_div_pd(_mm256_sub_pd(va, v), va), abs_mask);
+                acc = _mm256_blendv_pd(acc, mmm, _mm256_cmp_pd::<_CMP_LT_OQ>(acc, mmm));
+            }
+        } else {
+            for &i in &counted {
+                let va = _mm256_set1_pd(a.values[i]);
+                let v = _mm256_loadu_pd(b.marked[i].as_ptr().add(j));
+                // Ordered (not NaN) = the component counts on b's side.
+                let mask = _mm256_cmp_pd::<_CMP_ORD_Q>(v, v);
+                let t = _mm256_and_pd(_mm256_and_pd(_mm256_sub_pd(v, va), abs_mask), mask);
+                acc = _mm256_add_pd(acc, t);
+            }
+        }
+        let b_any = _mm256_loadu_pd(b.any_bits.as_ptr().add(j) as *const f64);
+        let differ = _mm256_xor_pd(a_any, b_any);
+        _mm256_storeu_pd(out.add(j), _mm256_blendv_pd(acc, dbl_max, differ));
+        j += 4;
+    }
+    if full < m {
+        match_row(a, &b.slice(full, m), method, &mut row[full..]);
+    }
+}
+
 /// All pairs `matchShapes(a[i], b[j])`, row-major (len(a), len(b)); parallel over rows.
 pub fn match_shapes_matrix(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod) -> Result<Vec<f64>> {
+    let len = hu_a.len() * hu_b.len();
+    let mut out: Vec<f64> = Vec::with_capacity(len);
+    crate::hamming::advise_huge_pages(&mut out);
+    match_shapes_uninit(hu_a, hu_b, method, &mut out.spare_capacity_mut()[..len])?;
+    // SAFETY: match_shapes_uninit wrote every one of the `len` slots.
+    unsafe { out.set_len(len) };
+    Ok(out)
+}
+
+/// [`match_shapes_matrix`] into a caller's buffer of len(a)·len(b) (lets a caller reuse it).
+pub fn match_shapes_into(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod, out: &mut [f64]) -> Result<()> {
+    if out.len() != hu_a.len() * hu_b.len() {
+        return invalid!("out holds {} values, expected {} x {}", out.len(), hu_a.len(), hu_b.len());
+    }
+    // SAFETY: f64 and MaybeUninit<f64> share a layout, and only initialised f64 are written.
+    let out = unsafe { &mut *(out as *mut [f64] as *mut [MaybeUninit<f64>]) };
+    match_shapes_uninit(hu_a, hu_b, method, out)
+}
+
+fn match_shapes_uninit(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod, out: &mut [MaybeUninit<f64>]) -> Result<()> {
     if hu_a.is_empty() || hu_b.is_empty() {
         return invalid!("match_shapes needs at least one Hu vector on each side, got {} and {}", hu_a.len(), hu_b.len());
     }
@@ -401,14 +643,20 @@ pub fn match_shapes_matrix(hu_a: &[Hu], hu_b: &[Hu], method: MatchMethod) -> Res
     }
     let pa: Vec<Prepared> = hu_a.iter().map(|h| Prepared::new(h, method)).collect();
     let pb: Vec<Prepared> = hu_b.iter().map(|h| Prepared::new(h, method)).collect();
+    let cols = PreparedColumns::new(&pb);
     let m = pb.len();
-    let mut out = vec![0.0f64; pa.len() * m];
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
     out.par_chunks_mut(m).zip(pa.par_iter()).for_each(|(row, a)| {
-        for (slot, b) in row.iter_mut().zip(pb.iter()) {
-            *slot = a.compare(b, method);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: AVX2 was detected above.
+            unsafe { match_row_avx2(a, &cols, method, row) };
+            return;
         }
+        match_row(a, &cols, method, row)
     });
-    Ok(out)
+    Ok(())
 }
 
 /// matchShapes(a[ia[t]], b[ib[t]]) for a list of index pairs (candidate re-ranking); parallel.
@@ -559,8 +807,49 @@ mod tests {
         c[1] *= 0.3;
         assert_eq!(match_shapes_pair(&a, &c, MatchMethod::I2), match_shapes_pair(&c, &a, MatchMethod::I2));
         assert_ne!(match_shapes_pair(&a, &c, MatchMethod::I3), match_shapes_pair(&c, &a, MatchMethod::I3));
-        let mat = match_shapes_matrix(&[a, b], &[c], MatchMethod::I1).unwrap();
-        assert_eq!(mat[1], match_shapes_pair(&b, &c, MatchMethod::I1));
+        let mut z = a;
+        z[4] = 0.0;
+        z[6] = 1e-7;
+        let all = [a, b, c, z, [0.0; 7]];
+        for method in [MatchMethod::I1, MatchMethod::I2, MatchMethod::I3] {
+            let mat = match_shapes_matrix(&all, &all, method).unwrap();
+            for (i, x) in all.iter().enumerate() {
+                for (j, y) in all.iter().enumerate() {
+                    assert_eq!(mat[i * 5 + j].to_bits(), match_shapes_pair(x, y, method).to_bits(), "{method:?} {i} {j}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn simd_and_scalar_sums_are_bit_identical() {
+        for w in [1usize, 7, 8, 9, 31, 224] {
+            let cols = ColumnPowers::new(w);
+            let f: Vec<f32> = (0..w * 5).map(|i| ((i * 7919) % 997) as f32 / 13.0).collect();
+            let u: Vec<u8> = (0..w * 5).map(|i| ((i * 7919) % 251) as u8).collect();
+            assert_eq!(raw_moments_with(&f, w, &cols), raw_moments_impl(&f, w, &cols.xs));
+            assert_eq!(raw_moments_with(&u, w, &cols), raw_moments_impl(&u, w, &cols.xs));
+        }
+    }
+
+    #[test]
+    fn simd_match_rows_equal_scalar_rows() {
+        let base = hu_moments(&blob(12, 15), 12, 15).unwrap();
+        let mut all = vec![[0.0; 7]];
+        for k in 0..23 {
+            let mut h = base;
+            h[k % 7] *= 1.0 + k as f64 / 7.0;
+            h[(k + 3) % 7] = if k % 4 == 0 { 1e-7 } else { -h[(k + 3) % 7] };
+            all.push(h);
+        }
+        for method in [MatchMethod::I1, MatchMethod::I2, MatchMethod::I3] {
+            let mat = match_shapes_matrix(&all, &all, method).unwrap();
+            for (i, x) in all.iter().enumerate() {
+                for (j, y) in all.iter().enumerate() {
+                    assert_eq!(mat[i * all.len() + j].to_bits(), match_shapes_pair(x, y, method).to_bits(), "{method:?} {i} {j}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -308,6 +308,236 @@ pub fn merge_topk(n: usize, k: usize, row: &[i64], col: &[i64], score: &[f64]) -
     Ok(out)
 }
 
+/// Select from a dense block of scores: rows `row_start..row_start + block.len() / n` against all
+/// `n` columns (a tile of a measure that scores whole rows at once, e.g. `matchShapes` or bit
+/// cosine). Self-pairs and inactive items are skipped; `upper_only` keeps only `j > i` (each
+/// unordered pair once, for symmetric measures under a threshold). Top-k is per row.
+pub fn select_block(block: &[f64], n: usize, row_start: usize, active: &[bool], select: Select, upper_only: bool) -> Result<TileEdges> {
+    if n == 0 || block.len() % n != 0 {
+        return invalid!("block of {} scores is not a whole number of rows of {n}", block.len());
+    }
+    let n_rows = block.len() / n;
+    if row_start + n_rows > n || active.len() != n {
+        return invalid!("block rows {row_start}..{} or active mask ({}) do not fit {n} items", row_start + n_rows, active.len());
+    }
+    match select {
+        Select::TopK(0) => return invalid!("k must be at least 1, got 0"),
+        Select::Above(t) if t.is_nan() => return invalid!("threshold must not be NaN"),
+        _ => {}
+    }
+    let rows: Vec<(Vec<(usize, f64)>, u64, u64)> = block
+        .par_chunks(n)
+        .enumerate()
+        .map(|(r, scores)| {
+            let i = row_start + r;
+            let (mut kept, mut scored, mut nan) = (Vec::new(), 0u64, 0u64);
+            if !active[i] {
+                return (kept, 0, 0);
+            }
+            let mut top = match select {
+                Select::TopK(k) => Some(TopK::new(k)),
+                Select::Above(_) => None,
+            };
+            let from = if upper_only { i + 1 } else { 0 };
+            for (j, &s) in scores.iter().enumerate().skip(from) {
+                if j == i || !active[j] {
+                    continue;
+                }
+                scored += 1;
+                if s.is_nan() {
+                    nan += 1;
+                    continue;
+                }
+                match (&mut top, select) {
+                    (Some(t), _) => t.push(s, j),
+                    (None, Select::Above(theta)) if s > theta => kept.push((j, s)),
+                    _ => {}
+                }
+            }
+            if let Some(t) = top {
+                kept = t.into_sorted();
+            }
+            (kept, scored, nan)
+        })
+        .collect();
+    let mut out = TileEdges::default();
+    for (r, (kept, scored, nan)) in rows.into_iter().enumerate() {
+        out.scored_pairs += scored;
+        out.nan_pairs += nan;
+        for (j, s) in kept {
+            out.push(row_start + r, j, s);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- exact Hamming top-k by multi-index hashing
+
+/// Bits per substring table of [`MultiIndex`].
+const SUB_BITS: usize = 16;
+
+/// Exact Hamming k-nearest-neighbour search over binary codes by multi-index hashing
+/// (Norouzi et al., 2012): the code is cut into `m` substrings of 16 bits, each with its own table
+/// of bucket -> items. If two codes differ in `d <= m (r + 1) - 1` bits, some substring differs in at
+/// most `r` bits (pigeonhole), so probing every bucket within substring radius `r` finds every code
+/// within distance `m (r + 1) - 1`. A query grows `r` until its k-th best distance is covered, so
+/// the result equals a full scan, ties included (lower index first); a query whose neighbours are
+/// far falls back to scanning all codes. Clustered codes such as gaze-map dHashes rarely need it.
+pub struct MultiIndex {
+    codes: crate::hamming::PackedCodes,
+    m: usize,
+    /// Per table: bucket offsets (65537) and item ids sorted by bucket.
+    offsets: Vec<Vec<u32>>,
+    ids: Vec<Vec<u32>>,
+    /// Substring masks grouped by popcount: `masks[r]` flips exactly r bits.
+    masks: Vec<Vec<u16>>,
+}
+
+#[inline]
+fn substring(row: &[u64], t: usize) -> usize {
+    ((row[t / 4] >> (SUB_BITS * (t % 4))) & 0xFFFF) as usize
+}
+
+impl MultiIndex {
+    pub fn new(codes: &[u8], n_bytes: usize) -> Result<Self> {
+        let codes = crate::hamming::PackedCodes::new(codes, n_bytes)?;
+        if codes.n > u32::MAX as usize {
+            return invalid!("too many codes for one index ({})", codes.n);
+        }
+        let m = (n_bytes * 8).div_ceil(SUB_BITS);
+        let buckets = 1usize << SUB_BITS;
+        let (offsets, ids): (Vec<Vec<u32>>, Vec<Vec<u32>>) = (0..m)
+            .into_par_iter()
+            .map(|t| {
+                let mut off = vec![0u32; buckets + 1];
+                for i in 0..codes.n {
+                    off[substring(codes.row(i), t) + 1] += 1;
+                }
+                for b in 0..buckets {
+                    off[b + 1] += off[b];
+                }
+                let mut next = off.clone();
+                let mut ids = vec![0u32; codes.n];
+                for i in 0..codes.n {
+                    let b = substring(codes.row(i), t);
+                    ids[next[b] as usize] = i as u32;
+                    next[b] += 1;
+                }
+                (off, ids)
+            })
+            .unzip();
+        let mut masks = vec![Vec::new(); SUB_BITS + 1];
+        for v in 0..buckets {
+            masks[(v as u32).count_ones() as usize].push(v as u16);
+        }
+        Ok(MultiIndex { codes, m, offsets, ids, masks })
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.n == 0
+    }
+
+    #[inline]
+    fn distance(&self, i: usize, j: usize) -> u32 {
+        self.codes.row(i).iter().zip(self.codes.row(j)).map(|(a, b)| (a ^ b).count_ones()).sum()
+    }
+
+    /// The k nearest active codes of query `i` (itself excluded), sorted by (distance, index).
+    /// `seen`/`stamp` is a per-thread scratch of `len()` generation marks.
+    fn query(&self, i: usize, k: usize, active: &[bool], seen: &mut [u32], stamp: &mut u32) -> Vec<(usize, u32)> {
+        *stamp = stamp.wrapping_add(1);
+        if *stamp == 0 {
+            seen.fill(0);
+            *stamp = 1;
+        }
+        let mark = *stamp;
+        let n = self.codes.n;
+        let mut top = TopK::new(k);
+        let mut examined = 0usize;
+        let q = self.codes.row(i);
+        let push = |j: usize, top: &mut TopK| {
+            if j != i && active[j] {
+                top.push(-(self.distance(i, j) as f64), j);
+            }
+        };
+        let mut covered_all = false;
+        'radius: for r in 0..=SUB_BITS {
+            for t in 0..self.m {
+                let base = substring(q, t);
+                for &mask in &self.masks[r] {
+                    let b = base ^ mask as usize;
+                    let (lo, hi) = (self.offsets[t][b] as usize, self.offsets[t][b + 1] as usize);
+                    for &j in &self.ids[t][lo..hi] {
+                        let j = j as usize;
+                        if seen[j] != mark {
+                            seen[j] = mark;
+                            examined += 1;
+                            push(j, &mut top);
+                        }
+                    }
+                }
+                // Probing is getting as dear as a scan: finish with one.
+                if examined > n / 2 {
+                    break 'radius;
+                }
+            }
+            // Every code within m (r + 1) - 1 bits has been seen.
+            let guaranteed = (self.m * (r + 1) - 1) as f64;
+            let full = top.heap.len() == k;
+            if full && top.heap.peek().is_some_and(|worst| -worst.score <= guaranteed) {
+                covered_all = true;
+                break;
+            }
+        }
+        if !covered_all {
+            for j in 0..n {
+                if seen[j] != mark {
+                    seen[j] = mark;
+                    push(j, &mut top);
+                }
+            }
+        }
+        top.into_sorted().into_iter().map(|(j, s)| (j, (-s) as u32)).collect()
+    }
+
+    /// Exact top-k of queries `rows` (indices into the indexed codes) among the other active
+    /// codes; rows with fewer than k active partners get what there is. Returns (row, col, dist).
+    pub fn topk(&self, rows: Range<usize>, k: usize, active: &[bool]) -> Result<(Vec<i64>, Vec<i64>, Vec<u32>)> {
+        if k == 0 {
+            return invalid!("k must be at least 1, got 0");
+        }
+        if rows.start > rows.end || rows.end > self.codes.n || active.len() != self.codes.n {
+            return invalid!("rows {}..{} or active mask ({}) do not fit {} codes", rows.start, rows.end, active.len(), self.codes.n);
+        }
+        let n = self.codes.n;
+        // One scratch per chunk of queries (map_init would allocate one per rayon split).
+        let queries: Vec<usize> = rows.clone().collect();
+        let results: Vec<Vec<(usize, u32)>> = queries
+            .par_chunks(256)
+            .flat_map_iter(|chunk| {
+                let (mut seen, mut stamp) = (vec![0u32; n], 0u32);
+                chunk
+                    .iter()
+                    .map(|&i| if active[i] { self.query(i, k, active, &mut seen, &mut stamp) } else { Vec::new() })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let (mut r, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, res) in rows.zip(results) {
+            for (j, dist) in res {
+                r.push(i as i64);
+                c.push(j as i64);
+                d.push(dist);
+            }
+        }
+        Ok((r, c, d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +656,68 @@ mod tests {
         assert!(circulant_tile(5, 0..2, &active, Select::TopK(1), toy_score).is_err());
         assert!(merge_topk(3, 1, &[0], &[3], &[1.0]).is_err());
         assert!(merge_topk(3, 0, &[], &[], &[]).is_err());
+    }
+
+    #[test]
+    fn block_selection_equals_dense_rules() {
+        let n = 7;
+        let mut active = vec![true; n];
+        active[4] = false;
+        let block: Vec<f64> = (2..5).flat_map(|i| (0..n).map(move |j| if i == j { 9.0 } else { toy_score(i.min(j), i.max(j)) })).collect();
+        let want = dense_topk(n, 2, &active);
+        let e = select_block(&block, n, 2, &active, Select::TopK(2), false).unwrap();
+        for r in 2..5 {
+            let got: Vec<(usize, f64)> =
+                e.row.iter().zip(&e.col).zip(&e.score).filter(|((&a, _), _)| a as usize == r).map(|((_, &b), &s)| (b as usize, s)).collect();
+            assert_eq!(got, want[r], "row {r}");
+        }
+        let t = select_block(&block, n, 2, &active, Select::Above(0.5), true).unwrap();
+        for ((&a, &b), &s) in t.row.iter().zip(&t.col).zip(&t.score) {
+            assert!(b > a && s > 0.5 && active[b as usize]);
+        }
+        assert_eq!(t.scored_pairs, 3 + 2 + 0);
+        assert!(select_block(&block, 5, 0, &active, Select::TopK(1), false).is_err());
+        assert!(select_block(&block, n, 5, &active, Select::TopK(1), false).is_err());
+    }
+
+    #[test]
+    fn multi_index_topk_equals_full_scan() {
+        // Clustered codes with many ties, several widths, some inactive items.
+        let mut s = 12345u64;
+        let mut rnd = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 33) as u8
+        };
+        for nb in [2usize, 5, 8, 16] {
+            let n = 400;
+            let protos: Vec<Vec<u8>> = (0..7).map(|_| (0..nb).map(|_| rnd()).collect()).collect();
+            let mut codes = Vec::new();
+            for _ in 0..n {
+                let p = &protos[rnd() as usize % protos.len()];
+                let flip = rnd() as usize % (nb * 8);
+                for (b, &v) in p.iter().enumerate() {
+                    codes.push(if b == flip / 8 { v ^ (1 << (flip % 8)) } else { v });
+                }
+            }
+            let mut active = vec![true; n];
+            active[3] = false;
+            active[10] = false;
+            let idx = MultiIndex::new(&codes, nb).unwrap();
+            for k in [1usize, 5, 40] {
+                let (r, c, d) = idx.topk(0..n, k, &active).unwrap();
+                for i in 0..n {
+                    let mut want: Vec<(u32, usize)> = (0..n)
+                        .filter(|&j| j != i && active[j] && active[i])
+                        .map(|j| ((0..nb).map(|t| (codes[i * nb + t] ^ codes[j * nb + t]).count_ones()).sum(), j))
+                        .collect();
+                    want.sort();
+                    want.truncate(k);
+                    let got: Vec<(u32, usize)> =
+                        (0..r.len()).filter(|&e| r[e] as usize == i).map(|e| (d[e], c[e] as usize)).collect();
+                    assert_eq!(got, want, "nb={nb} k={k} i={i}");
+                }
+            }
+        }
     }
 
     #[test]

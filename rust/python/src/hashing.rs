@@ -21,6 +21,8 @@ fn raw_generic<'py, T: Pixel + Element>(py: Python<'py>, maps: &Bound<'py, PyAny
     let arr: PyReadonlyArray3<T> = maps.extract()?;
     let (n, h, w) = (arr.shape()[0], arr.shape()[1], arr.shape()[2]);
     let data = slice(&arr, "maps")?;
+    // One map runs on the calling thread: building a pool would cost more than the map.
+    let threads = if n == 1 { None } else { threads };
     detach(py, threads, || moments::raw_moments_batch(data, n, h, w, norm))
 }
 
@@ -64,13 +66,31 @@ fn hu_rows(a: &PyReadonlyArray2<f64>, name: &str) -> PyResult<Vec<Hu>> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (hu_a, hu_b, method = "I1", threads = None))]
-fn match_shapes<'py>(py: Python<'py>, hu_a: PyReadonlyArray2<f64>, hu_b: PyReadonlyArray2<f64>, method: &str, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+#[pyo3(signature = (hu_a, hu_b, method = "I1", threads = None, out = None))]
+fn match_shapes<'py>(
+    py: Python<'py>,
+    hu_a: PyReadonlyArray2<f64>,
+    hu_b: PyReadonlyArray2<f64>,
+    method: &str,
+    threads: Option<usize>,
+    out: Option<Bound<'py, PyArray2<f64>>>,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
     let method = MatchMethod::parse(method).map_err(crate::errors::to_pyerr)?;
     let (a, b) = (hu_rows(&hu_a, "hu_a")?, hu_rows(&hu_b, "hu_b")?);
     let (n, m) = (a.len(), b.len());
-    let out = detach(py, threads, || moments::match_shapes_matrix(&a, &b, method))?;
-    out.into_pyarray(py).reshape([n, m])
+    if let Some(out) = out {
+        if out.shape() != [n, m] {
+            return Err(PyValueError::new_err(format!("out must have shape ({n}, {m}), got {:?}", out.shape())));
+        }
+        {
+            let mut rw = out.try_readwrite().map_err(|e| PyValueError::new_err(format!("out is not writable: {e}")))?;
+            let buf = rw.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+            detach(py, threads, || moments::match_shapes_into(&a, &b, method, buf))?;
+        }
+        return Ok(out);
+    }
+    let res = detach(py, threads, || moments::match_shapes_matrix(&a, &b, method))?;
+    res.into_pyarray(py).reshape([n, m])
 }
 
 #[pyfunction]
@@ -125,6 +145,7 @@ fn lanczos_resize<'py>(py: Python<'py>, image: PyReadonlyArray2<u8>, out_h: usiz
 fn dhash_gray<'py>(py: Python<'py>, images: PyReadonlyArray3<u8>, hash_size: usize, threads: Option<usize>) -> PyResult<Bound<'py, PyArray2<u8>>> {
     let (n, h, w) = (images.shape()[0], images.shape()[1], images.shape()[2]);
     let data = slice(&images, "images")?;
+    let threads = if n == 1 { None } else { threads };
     let out = detach(py, threads, || dhash::dhash_gray(data, n, h, w, hash_size))?;
     out.into_pyarray(py).reshape([n, dhash::code_bytes(hash_size)])
 }

@@ -3,7 +3,7 @@
 use mcgip_core::heatmap::{self, HeatmapSpec, Normalise, Outside, Weighting};
 use mcgip_core::scanpath::PackedScanpaths;
 use numpy::ndarray::Array3;
-use numpy::{IntoPyArray, PyArray1, PyArray3, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyArray3, PyArrayMethods, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -22,7 +22,7 @@ fn parse<T: Copy>(what: &str, value: &str, options: &[(&str, T)]) -> PyResult<T>
 
 /// Render one map per scanpath; returns (maps (n, height, width) float32, fixations outside).
 #[pyfunction]
-#[pyo3(signature = (offsets, x, y, duration, height, width, ksize, sigma, weighting, normalise, outside, scale_x, scale_y, single_precision, threads=None))]
+#[pyo3(signature = (offsets, x, y, duration, height, width, ksize, sigma, weighting, normalise, outside, scale_x, scale_y, single_precision, threads=None, out=None))]
 #[allow(clippy::too_many_arguments)]
 fn render_heatmaps<'py>(
     py: Python<'py>,
@@ -41,6 +41,7 @@ fn render_heatmaps<'py>(
     scale_y: f64,
     single_precision: bool,
     threads: Option<usize>,
+    out: Option<Bound<'py, PyArray3<f32>>>,
 ) -> PyResult<(Bound<'py, PyArray3<f32>>, u64)> {
     let spec = HeatmapSpec {
         height,
@@ -61,6 +62,17 @@ fn render_heatmaps<'py>(
     let (o, xs, ys, ds) = (slice(&offsets, "offsets")?, slice(&x, "x")?, slice(&y, "y")?, slice(&duration, "duration")?);
     let packed = PackedScanpaths::new(o, xs, ys, ds).map_err(to_pyerr)?;
     let n = packed.len();
+    if let Some(arr) = out {
+        if arr.shape() != [n, height, width] {
+            return Err(PyValueError::new_err(format!("out must have shape ({n}, {height}, {width}), got {:?}", arr.shape())));
+        }
+        let outside = {
+            let mut rw = arr.try_readwrite().map_err(|e| PyValueError::new_err(format!("out is not writable: {e}")))?;
+            let buf = rw.as_slice_mut().map_err(|_| PyValueError::new_err("out must be C-contiguous"))?;
+            detach(py, threads, || heatmap::render_heatmaps_into(&packed, &spec, buf))?
+        };
+        return Ok((arr, outside));
+    }
     let (maps, outside) = detach(py, threads, || heatmap::render_heatmaps(&packed, &spec))?;
     let arr = Array3::from_shape_vec((n, height, width), maps)
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(format!("internal shape error: {e}")))?;

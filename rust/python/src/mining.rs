@@ -3,7 +3,7 @@
 use mcgip_core::multimatch::{self, MultiMatchParams};
 use mcgip_core::scanpath::PackedScanpaths;
 use mcgip_core::tiles::{self, Select, TileEdges};
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -153,6 +153,49 @@ fn mining_merge_topk<'py>(
     Ok(edges_to_py(py, e))
 }
 
+/// Select from a dense (rows, n) block of scores starting at row `row_start` (self and inactive skipped).
+#[pyfunction]
+#[pyo3(signature = (block, row_start, active, k=None, threshold=None, upper_only=false, threads=None))]
+#[allow(clippy::too_many_arguments)]
+fn mining_select_block<'py>(
+    py: Python<'py>,
+    block: numpy::PyReadonlyArray2<'py, f64>,
+    row_start: usize,
+    active: PyReadonlyArray1<'py, bool>,
+    k: Option<usize>,
+    threshold: Option<f64>,
+    upper_only: bool,
+    threads: Option<usize>,
+) -> PyResult<(Edges<'py>, u64, u64)> {
+    let sel = select(k, threshold)?;
+    let n = block.shape()[1];
+    let b = block.as_slice().map_err(|_| PyValueError::new_err("block must be a C-contiguous 2-D array"))?;
+    let act = slice(&active, "active")?;
+    let e = detach(py, threads, || tiles::select_block(b, n, row_start, act, sel, upper_only))?;
+    let (scored, nan) = (e.scored_pairs, e.nan_pairs);
+    Ok((edges_to_py(py, e), scored, nan))
+}
+
+/// Exact Hamming top-k of rows row_start..row_end among all active codes (multi-index hashing):
+/// (row, col, distance), each row sorted by (distance, col).
+#[pyfunction]
+#[pyo3(signature = (codes, row_start, row_end, k, active, threads=None))]
+fn mining_hamming_topk<'py>(
+    py: Python<'py>,
+    codes: numpy::PyReadonlyArray2<'py, u8>,
+    row_start: usize,
+    row_end: usize,
+    k: usize,
+    active: PyReadonlyArray1<'py, bool>,
+    threads: Option<usize>,
+) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+    let nb = codes.shape()[1];
+    let c = codes.as_slice().map_err(|_| PyValueError::new_err("codes must be a C-contiguous (N, bytes) uint8 array"))?;
+    let act = slice(&active, "active")?;
+    let (r, cols, d) = detach(py, threads, || tiles::MultiIndex::new(c, nb)?.topk(row_start..row_end, k, act))?;
+    Ok((r.into_pyarray(py), cols.into_pyarray(py), d.into_pyarray(py)))
+}
+
 /// Unordered pairs owned by rows row_start..row_end (a tile's work, for progress and ETA).
 #[pyfunction]
 fn mining_tile_pairs(n: usize, row_start: usize, row_end: usize) -> PyResult<u64> {
@@ -167,5 +210,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mining_multimatch_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(mining_merge_topk, m)?)?;
     m.add_function(wrap_pyfunction!(mining_tile_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(mining_select_block, m)?)?;
+    m.add_function(wrap_pyfunction!(mining_hamming_topk, m)?)?;
     Ok(())
 }

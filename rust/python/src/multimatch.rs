@@ -17,6 +17,20 @@ fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<'_, T>, name: &str) -> P
     a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be a contiguous 1-D array")))
 }
 
+/// Name the first non-finite value: the kernel would only answer NaN x 5.
+fn check_finite(s: &Scanpath, name: &str) -> PyResult<()> {
+    for (label, col) in [("x", s.x), ("y", s.y), ("duration", s.duration)] {
+        if let Some(k) = col.iter().position(|v| !v.is_finite()) {
+            let count = col.iter().filter(|v| !v.is_finite()).count();
+            return Err(PyValueError::new_err(format!(
+                "{name}: {label} is not finite at fixation {k} ({}); {count} such values",
+                col[k]
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn params(screen: (f64, f64), grouping: bool, tdir: f64, tdur: f64, tamp: f64) -> PyResult<MultiMatchParams> {
     let p = MultiMatchParams { screen, grouping, tdir, tdur, tamp };
     p.validate().map_err(to_pyerr)?;
@@ -44,6 +58,8 @@ fn multimatch_pair<'py>(
     let p = params(screen, grouping, tdir, tdur, tamp)?;
     let a = Scanpath::new(slice(&ax, "a.x")?, slice(&ay, "a.y")?, slice(&ad, "a.duration")?).map_err(to_pyerr)?;
     let b = Scanpath::new(slice(&bx, "b.x")?, slice(&by, "b.y")?, slice(&bd, "b.duration")?).map_err(to_pyerr)?;
+    check_finite(&a, "a")?;
+    check_finite(&b, "b")?;
     // One pair is microseconds: releasing the GIL still lets other Python threads run meanwhile.
     let r = detach(py, None, || Ok(multimatch::multimatch(&a, &b, &p)))?;
     Ok(r.to_vec().into_pyarray(py))

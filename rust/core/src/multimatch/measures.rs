@@ -3,16 +3,30 @@
 
 use std::f64::consts::PI;
 
-use super::align::{vector_difference, Workspace};
+use super::align::{stored_difference, Workspace};
 use super::vectorise::Saccades;
 
 /// `numpy.median`: NaN if any value is NaN; the mean of the two middle values for even counts.
+///
+/// The values here are never negative (absolute differences, lengths, ratios), so their bit
+/// patterns sort like the numbers; selecting on integers is cheaper than on `f64::total_cmp`.
+/// Negative input is still handled exactly, by the slower float path.
 pub fn median(v: &mut [f64]) -> f64 {
     let n = v.len();
     if n == 0 || v.iter().any(|x| x.is_nan()) {
         return f64::NAN;
     }
     let k = n / 2;
+    if v.iter().all(|x| x.is_sign_positive()) {
+        let by_bits = |x: &f64, y: &f64| x.to_bits().cmp(&y.to_bits());
+        let (lower, hi, _) = v.select_nth_unstable_by(k, by_bits);
+        let hi = *hi;
+        if n % 2 == 1 {
+            return hi;
+        }
+        let lo = f64::from_bits(lower.iter().map(|x| x.to_bits()).max().expect("k >= 1 for even n >= 2"));
+        return (lo + hi) / 2.0;
+    }
     let (lower, hi, _) = v.select_nth_unstable_by(k, f64::total_cmp);
     let hi = *hi;
     if n % 2 == 1 {
@@ -26,10 +40,19 @@ pub fn median(v: &mut [f64]) -> f64 {
 /// Angle difference of `cal_angulardifference`: angles mapped to [0, 2pi), then the shorter way round.
 #[inline]
 pub fn direction_difference(t1: f64, t2: f64) -> f64 {
-    let wrap = |t: f64| if t < 0.0 { PI + (PI + t) } else { t };
+    // Both sides computed, then selected: the signs are random, so branches would mispredict.
+    let wrap = |t: f64| {
+        let wrapped = PI + (PI + t);
+        if t < 0.0 {
+            wrapped
+        } else {
+            t
+        }
+    };
     let d = (wrap(t1) - wrap(t2)).abs();
+    let other = 2.0 * PI - d;
     if d > PI {
-        2.0 * PI - d
+        other
     } else {
         d
     }
@@ -47,10 +70,13 @@ pub fn unnormalised(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> [f64; 5] 
     for v in ws.values.iter_mut() {
         v.clear();
     }
-    let [vec, dir, len, pos, dur] = &mut ws.values;
+    let n = a.len();
+    let mut values = std::mem::take(&mut ws.values);
+    let [vec, dir, len, pos, dur] = &mut values;
     for &(i, j) in &ws.path {
         let (i, j) = (i as usize, j as usize);
-        vec.push(vector_difference(a, b, i, j));
+        // M as the alignment computed it: the same expression, so the same bits.
+        vec.push(stored_difference(ws, n, i, j));
         dir.push(direction_difference(a.theta[i], b.theta[j]));
         len.push((a.rho[i] - b.rho[j]).abs());
         let dx = a.x[i] - b.x[j];
@@ -58,7 +84,9 @@ pub fn unnormalised(ws: &mut Workspace, a: &Saccades, b: &Saccades) -> [f64; 5] 
         pos.push((dx * dx + dy * dy).sqrt());
         dur.push(duration_difference(a.dur[i], b.dur[j]));
     }
-    [median(vec), median(dir), median(len), median(pos), median(dur)]
+    let out = [median(vec), median(dir), median(len), median(pos), median(dur)];
+    ws.values = values;
+    out
 }
 
 /// `normaliseresults`: vector by twice the screen diagonal, direction by pi, length and position by
@@ -80,6 +108,11 @@ mod tests {
         assert_eq!(median(&mut [5.0]), 5.0);
         assert!(median(&mut [1.0, f64::NAN, 0.0]).is_nan());
         assert!(median(&mut []).is_nan());
+        assert_eq!(median(&mut [-1.0, 2.0, -3.0, 0.5]), -0.25);
+        let mut big: Vec<f64> = (0..301).rev().map(|k| k as f64 * 0.5).collect();
+        assert_eq!(median(&mut big), 75.0);
+        let mut small: Vec<f64> = (0..100).rev().map(|k| k as f64 * 0.25).collect();
+        assert_eq!(median(&mut small), (12.25 + 12.5) / 2.0);
     }
 
     #[test]

@@ -162,3 +162,137 @@ fn matrix_refuses_large_archives() {
     let err = matrix(&arch, &MultiMatchParams::new(SCREEN)).unwrap_err().to_string();
     assert!(err.contains("mining") && err.contains(&MATRIX_MAX_N.to_string()), "{err}");
 }
+
+/// Where a pair's time goes (run: cargo test -p mcgip-core --release profile_pair -- --ignored --nocapture).
+/// Pairs are all different, so that branch predictors cannot learn one pair by heart.
+#[test]
+#[ignore]
+fn profile_pair() {
+    use std::time::Instant;
+    let mut rng = Lcg(9);
+    for n in [30usize, 50, 100] {
+        let p = MultiMatchParams::new(SCREEN);
+        let prepared: Vec<Prepared> = (0..512)
+            .map(|_| {
+                let len = n - 3 + (rng.unit() * 7.0) as usize;
+                prepare(&sp(&random_scanpath(&mut rng, len, None)), &p)
+            })
+            .collect();
+        let mut ws = Workspace::new();
+        let reps = 20;
+        let pairs = prepared.len() / 2 * reps;
+        let mut best = [f64::INFINITY; 3];
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..reps {
+                for ab in prepared.chunks_exact(2) {
+                    align::fill_costs_for_profile(&mut ws, &ab[0].saccades, &ab[1].saccades);
+                }
+            }
+            best[0] = best[0].min(t.elapsed().as_secs_f64() / pairs as f64);
+            let t = Instant::now();
+            for _ in 0..reps {
+                for ab in prepared.chunks_exact(2) {
+                    align::align(&mut ws, &ab[0].saccades, &ab[1].saccades);
+                }
+            }
+            best[1] = best[1].min(t.elapsed().as_secs_f64() / pairs as f64);
+            let t = Instant::now();
+            for _ in 0..reps {
+                for ab in prepared.chunks_exact(2) {
+                    std::hint::black_box(multimatch_prepared_in(&mut ws, &ab[0], &ab[1], &p));
+                }
+            }
+            best[2] = best[2].min(t.elapsed().as_secs_f64() / pairs as f64);
+        }
+        let cells = ((n - 1) * (n - 1)) as f64;
+        println!(
+            "n~{n}: costs {:.2} us ({:.2} ns/cell), align {:.2} us, whole pair {:.2} us",
+            best[0] * 1e6,
+            best[0] * 1e9 / cells,
+            best[1] * 1e6,
+            best[2] * 1e6
+        );
+    }
+}
+
+/// How often the exact Dijkstra replay runs (run: cargo test -p mcgip-core --release replay_rate -- --ignored --nocapture).
+#[test]
+#[ignore]
+fn replay_rate() {
+    let mut rng = Lcg(10);
+    for (label, grid) in [("float coordinates", None), ("integer grid 0..8", Some(8.0)), ("integer grid 0..3", Some(3.0))] {
+        let paths: Vec<_> = (0..200).map(|_| random_scanpath(&mut rng, 30, grid)).collect();
+        let p = MultiMatchParams::new(SCREEN);
+        let prepared: Vec<_> = paths.iter().map(|c| prepare(&sp(c), &p)).collect();
+        let mut ws = Workspace::new();
+        for i in 0..prepared.len() {
+            for j in i + 1..prepared.len() {
+                multimatch_prepared_in(&mut ws, &prepared[i], &prepared[j], &p);
+            }
+        }
+        println!(
+            "{label}: {} of {} pairs ({:.2}%) needed the exact replay",
+            ws.exact_replays,
+            ws.alignments,
+            100.0 * ws.exact_replays as f64 / ws.alignments as f64
+        );
+    }
+}
+
+/// Per-pair time against the number of distinct pairs cycled through (cache and branch effects).
+#[test]
+#[ignore]
+fn profile_distinct_pairs() {
+    use std::time::Instant;
+    let mut rng = Lcg(12);
+    let p = MultiMatchParams::new(SCREEN);
+    for distinct in [64usize, 256, 2000] {
+        let prepared: Vec<Prepared> =
+            (0..2 * distinct).map(|_| prepare(&sp(&random_scanpath(&mut rng, 50, None)), &p)).collect();
+        let mut ws = Workspace::new();
+        let reps = (20_000 / distinct).max(1);
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let t = Instant::now();
+            for _ in 0..reps {
+                for ab in prepared.chunks_exact(2) {
+                    std::hint::black_box(multimatch_prepared_in(&mut ws, &ab[0], &ab[1], &p));
+                }
+            }
+            best = best.min(t.elapsed().as_secs_f64() / (reps * distinct) as f64);
+        }
+        println!("{distinct} distinct pairs of 50 fixations: {:.2} us per pair", best * 1e6);
+    }
+}
+
+/// Time to vectorise one scanpath (run: cargo test -p mcgip-core --release profile_prepare -- --ignored --nocapture).
+#[test]
+#[ignore]
+fn profile_prepare() {
+    use std::time::Instant;
+    let mut rng = Lcg(13);
+    let paths: Vec<_> = (0..1000).map(|_| random_scanpath(&mut rng, 50, None)).collect();
+    let p = MultiMatchParams::new(SCREEN);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for c in &paths {
+            std::hint::black_box(prepare(&sp(c), &p));
+        }
+        best = best.min(t.elapsed().as_secs_f64() / paths.len() as f64);
+    }
+    let mut best_atan = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut acc = 0.0;
+        for c in &paths {
+            for k in 1..c.0.len() {
+                acc += (c.1[k] - c.1[k - 1]).atan2(c.0[k] - c.0[k - 1]);
+            }
+        }
+        std::hint::black_box(acc);
+        best_atan = best_atan.min(t.elapsed().as_secs_f64() / paths.len() as f64);
+    }
+    println!("prepare, 50 fixations: {:.2} us; of which 49 atan2: {:.2} us", best * 1e6, best_atan * 1e6);
+}
