@@ -179,3 +179,29 @@ def test_hu_index_rerank_scores_are_exact_for_i1_and_i3():
 def test_bad_input_raises(call, needle):
     with pytest.raises(ValueError, match=needle):
         call()
+
+
+def test_hu_index_exact_with_deficient_vectors():
+    """Vectors with components at or below 1e-5 (matchShapes drops them) are still found exactly."""
+    maps = blob_maps(120, 5)
+    hu = hu_moments(maps)  # un-normalised: some high-order invariants fall below 1e-5
+    deficient = ~(np.abs(hu) > 1e-5).all(axis=1)
+    assert 0 < deficient.sum() < len(hu)
+    index = HuIndex(method="I2", exact=True).build(hu)
+    assert index.n_deficient == deficient.sum()
+    full = match_shapes(hu, hu, "I2")
+    np.fill_diagonal(full, np.inf)
+    i, j, s = index.knn(5)
+    order = np.argsort(full, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(s.reshape(-1, 5), np.take_along_axis(full, order, axis=1))
+    np.testing.assert_array_equal(j.reshape(-1, 5), order)
+    r = float(np.quantile(full[np.isfinite(full)], 0.03))
+    ri, rj, rs = index.radius(r)
+    ei, ej = np.nonzero(np.triu(full <= r, k=1))
+    np.testing.assert_array_equal(ri, ei)
+    np.testing.assert_array_equal(rj, ej)
+    # External queries, some deficient themselves.
+    q = hu[deficient][:3]
+    qi, qj, qs = index.knn(4, queries=np.concatenate([q, hu[:3]]))
+    ref = match_shapes(np.concatenate([q, hu[:3]]), hu, "I2")
+    np.testing.assert_array_equal(qs.reshape(-1, 4), np.sort(ref, axis=1)[:, :4])

@@ -93,9 +93,16 @@ def hu_moments(maps: MapArray, normalise: str = "none", threads: int | None = No
     """(N, H, W) C-contiguous maps -> (N, 7) Hu invariants, as cv2.HuMoments(cv2.moments(m))."""
 
 def match_shapes(
-    hu_a: npt.NDArray[np.float64], hu_b: npt.NDArray[np.float64], method: str = "I1", threads: int | None = None
+    hu_a: npt.NDArray[np.float64],
+    hu_b: npt.NDArray[np.float64],
+    method: str = "I1",
+    threads: int | None = None,
+    out: npt.NDArray[np.float64] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """(N, 7), (M, 7) Hu vectors -> (N, M) cv2.matchShapes values (method 'I1', 'I2' or 'I3')."""
+    """(N, 7), (M, 7) Hu vectors -> (N, M) cv2.matchShapes values (method 'I1', 'I2' or 'I3').
+
+    out: optional C-contiguous (N, M) float64 buffer to fill (returned).
+    """
 
 def match_shapes_pairs(
     hu_a: npt.NDArray[np.float64],

@@ -394,12 +394,24 @@ class FloatIndex(_Base):
 class HuIndex(_Base):
     """Retrieval over Hu vectors by ``matchShapes`` distance: FAISS candidates, exact re-rank.
 
-    Each Hu vector is mapped to ``sign·log10|h|`` (components with ``|h| <= 1e-5`` set to 0) and
-    indexed under L1 by a :class:`FloatIndex`. The L1 distance equals ``matchShapes`` I2 whenever
-    all seven components count on both sides (``|h| > 1e-5``); ``oversample·k`` L1 candidates per
-    query are re-scored with :func:`~mcgip_fast.similarity.hu.match_shapes` (``method``) and the
-    best ``k`` kept. With ``exact=True`` and method I2 on maps whose components all count, this is
-    the exact I2 k-NN; otherwise it is a candidate search, re-ranked exactly.
+    Each Hu vector is mapped to ``sign·log10|h|`` and indexed under L1 by a :class:`FloatIndex`.
+    For two vectors whose seven components all count (``|h| > 1e-5``), L1 equals ``matchShapes``
+    I2. A vector with a component that does not count (e.g. a round blob, whose higher invariants
+    vanish) is *closer* to everything under matchShapes, which simply drops that component, than
+    any L1 embedding can express. So:
+
+    - vectors whose components all count go in the FAISS index; ``oversample·k`` candidates per
+      query come from it;
+    - the other ("deficient") vectors are kept aside and re-scored for every query;
+    - a deficient query is compared with every item (brute force, in Rust).
+
+    Every candidate is then scored exactly with :func:`~mcgip_fast.similarity.hu.match_shapes_pairs`
+    (``method``) and the best ``k`` kept, ties to the lower index. With ``exact=True`` and method I2
+    this is the exact I2 k-NN (up to float32 rounding of FAISS's L1 inside the oversampled pool);
+    with HNSW, or with I1/I3, it is a candidate search with exact scores.
+
+    Cost: each query also scores all deficient vectors, so this suits archives where they are a
+    small fraction (``n_deficient`` tells how many).
 
     Args:
         method: matchShapes method for the re-rank: ``"I1"``, ``"I2"`` or ``"I3"`` (I3 with the
@@ -420,57 +432,129 @@ class HuIndex(_Base):
         self.hnsw_m, self.ef_search, self.threads = hnsw_m, ef_search, threads
         self._float = FloatIndex(exact, "l1", hnsw_m=hnsw_m, ef_search=ef_search, threads=threads)
         self._base_data = None
+        self._full_ids = np.zeros(0, np.int64)
+        self._deficient_ids = np.zeros(0, np.int64)
+
+    @property
+    def n_deficient(self) -> int:
+        """Indexed vectors with a component at or below 1e-5 (re-scored for every query)."""
+        return int(self._deficient_ids.size)
 
     def _meta(self) -> dict:
         return dict(method=self.method, exact=self.exact, oversample=self.oversample, hnsw_m=self.hnsw_m,
                     ef_search=self.ef_search, threads=self.threads)
 
     def _serialize(self) -> np.ndarray:
+        if self._float._index is None:
+            return np.zeros(0, np.uint8)
         return self._float._serialize()
 
     def _extra_arrays(self) -> dict:
-        return {"features": self._float._base_data}
+        feats = self._float._base_data if self._float._base_data is not None else np.zeros((0, 7), np.float32)
+        return {"features": feats, "full_ids": self._full_ids, "deficient_ids": self._deficient_ids}
 
     def _restore(self, z) -> None:
         self._base_data = np.ascontiguousarray(z["base"])
-        self._float._index = _faiss().deserialize_index(z["index"])
-        self._float._base_data = np.ascontiguousarray(z["features"])
-        self._float.n = self.n = self._base_data.shape[0]
-        if not self.exact:
-            self._float._index.hnsw.efSearch = self.ef_search
-        self._index = self._float._index
+        self._full_ids = np.ascontiguousarray(z["full_ids"])
+        self._deficient_ids = np.ascontiguousarray(z["deficient_ids"])
+        self.n = self._base_data.shape[0]
+        if self._full_ids.size:
+            self._float._index = _faiss().deserialize_index(z["index"])
+            self._float._base_data = np.ascontiguousarray(z["features"])
+            self._float.n = self._full_ids.size
+            if not self.exact:
+                self._float._index.hnsw.efSearch = self.ef_search
+        self._index = self._base_data
+
+    def _require_built(self) -> None:
+        if self._base_data is None:
+            raise ValueError("HuIndex is empty: call build(features) first")
 
     def build(self, hu: np.ndarray) -> "HuIndex":
         """Index (N, 7) Hu vectors (from :func:`~mcgip_fast.similarity.hu.hu_moments`); returns self."""
         from mcgip_fast.similarity.hu import _as_hu, hu_log_features
 
         self._base_data = _as_hu(hu, "hu")
-        self._float.build(hu_log_features(self._base_data))
-        self._index, self.n = self._float._index, self._float.n
+        full = (np.abs(self._base_data) > 1e-5).all(axis=1)
+        self._full_ids = np.flatnonzero(full).astype(np.int64)
+        self._deficient_ids = np.flatnonzero(~full).astype(np.int64)
+        if self._full_ids.size:
+            self._float.build(hu_log_features(self._base_data[self._full_ids]))
+        self.n = self._base_data.shape[0]
+        self._index = self._base_data
         return self
 
+    def _candidates(self, q_hu: np.ndarray, kc: int, self_join: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs (query, item): FAISS pool + deficient items + brute force for deficient queries."""
+        from mcgip_fast.similarity.hu import hu_log_features
+
+        nq = q_hu.shape[0]
+        q_full = (np.abs(q_hu) > 1e-5).all(axis=1)
+        parts_i, parts_j = [], []
+        fq = np.flatnonzero(q_full)
+        if fq.size and self._full_ids.size:
+            kk = min(kc, self._full_ids.size)
+            _, idx = self._float._index.search(np.ascontiguousarray(hu_log_features(q_hu[fq]), dtype=np.float32), kk)
+            keep = idx >= 0
+            parts_i.append(np.repeat(fq, kk).reshape(-1, kk)[keep])
+            parts_j.append(self._full_ids[idx[keep]])
+        if fq.size and self._deficient_ids.size:
+            parts_i.append(np.repeat(fq, self._deficient_ids.size))
+            parts_j.append(np.tile(self._deficient_ids, fq.size))
+        dq = np.flatnonzero(~q_full)
+        if dq.size:
+            parts_i.append(np.repeat(dq, self.n))
+            parts_j.append(np.tile(np.arange(self.n, dtype=np.int64), dq.size))
+        if not parts_i:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        ci = np.concatenate(parts_i).astype(np.int64)
+        cj = np.concatenate(parts_j).astype(np.int64)
+        if self_join:
+            keep = ci != cj
+            ci, cj = ci[keep], cj[keep]
+        del nq
+        return ci, cj
+
     def knn(self, k: int, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """k nearest Hu vectors per query by matchShapes as sparse ``(i, j, score)`` (score float64)."""
-        from mcgip_fast.similarity.hu import _as_hu, hu_log_features, match_shapes_pairs
+        """k nearest Hu vectors per query by matchShapes as sparse ``(i, j, score)`` (score float64).
+
+        ``queries=None`` queries the indexed vectors against each other (self excluded).
+        """
+        from mcgip_fast.similarity.hu import _as_hu, match_shapes_pairs
 
         self._require_built()
-        q_hu = self._base_data if queries is None else _as_hu(queries, "queries")
-        k = _check_k(k, self.n - 1 if queries is None else self.n)
-        kc = min(k * self.oversample, self.n - 1 if queries is None else self.n)
-        ci, cj, _ = self._float.knn(kc, None if queries is None else hu_log_features(q_hu))
-        # Exact re-rank of every candidate pair, then the best k per query by (score, j).
-        score = match_shapes_pairs(q_hu, self._base_data, ci, cj, self.method, self.threads)
-        order = np.lexsort((cj, score, ci))
-        ci, cj, score = ci[order], cj[order], score[order]
-        rank = np.arange(ci.size) - np.searchsorted(ci, ci, side="left")
-        keep = rank < k
-        return ci[keep], cj[keep], score[keep]
+        self_join = queries is None
+        q_hu = self._base_data if self_join else _as_hu(queries, "queries")
+        k = _check_k(k, self.n - 1 if self_join else self.n)
+        kc = k * self.oversample + (1 if self_join else 0)
+        out_i, out_j, out_s = [], [], []
+        for s in range(0, q_hu.shape[0], 4096):
+            block = q_hu[s : s + 4096]
+            ci, cj = self._candidates(block, kc, False)
+            if self_join:
+                keep = cj != ci + s
+                ci, cj = ci[keep], cj[keep]
+            score = match_shapes_pairs(block, self._base_data, ci, cj, self.method, self.threads)
+            order = np.lexsort((cj, score, ci))
+            ci, cj, score = ci[order], cj[order], score[order]
+            # A pair can be both a FAISS candidate and a deficient one only if ids repeat: drop repeats.
+            dup = np.zeros(ci.size, bool)
+            dup[1:] = (ci[1:] == ci[:-1]) & (cj[1:] == cj[:-1])
+            ci, cj, score = ci[~dup], cj[~dup], score[~dup]
+            rank = np.arange(ci.size) - np.searchsorted(ci, ci, side="left")
+            keep = rank < k
+            out_i.append(ci[keep] + s)
+            out_j.append(cj[keep])
+            out_s.append(score[keep])
+        return np.concatenate(out_i), np.concatenate(out_j), np.concatenate(out_s)
 
     def radius(self, r: float, queries: np.ndarray | None = None, *, l1_radius: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All pairs with matchShapes score ``<= r`` among L1 candidates within ``l1_radius``.
+        """All pairs with matchShapes score ``<= r`` as sparse ``(i, j, score)``.
 
-        For method I2 the default ``l1_radius`` is ``r`` (plus a rounding margin): exact when all
-        components count. For I1/I3 pass ``l1_radius`` explicitly (they are on other scales).
+        Candidates: FAISS L1 range search within ``l1_radius`` over the fully-counting vectors,
+        plus every deficient vector, plus brute force for deficient queries. For method I2 the
+        default ``l1_radius`` is ``r`` (plus a rounding margin), which makes the result exact.
+        For I1/I3 pass ``l1_radius`` explicitly (they are on other scales).
         ``queries=None``: pairs within the index, each once with ``i < j``.
         """
         from mcgip_fast.similarity.hu import _as_hu, hu_log_features, match_shapes_pairs
@@ -482,8 +566,34 @@ class HuIndex(_Base):
             if self.method != "I2":
                 raise ValueError("radius with method I1/I3 needs an explicit l1_radius for the candidate search")
             l1_radius = r * (1 + 1e-5) + 1e-6
-        q_hu = self._base_data if queries is None else _as_hu(queries, "queries")
-        ci, cj, _ = self._float.radius(l1_radius, None if queries is None else hu_log_features(q_hu))
+        self_join = queries is None
+        q_hu = self._base_data if self_join else _as_hu(queries, "queries")
+        q_full = (np.abs(q_hu) > 1e-5).all(axis=1)
+        parts_i, parts_j = [], []
+        fq = np.flatnonzero(q_full)
+        if fq.size and self._full_ids.size:
+            lims, _, idx = self._float._index.range_search(np.ascontiguousarray(hu_log_features(q_hu[fq]), dtype=np.float32), float(l1_radius))
+            parts_i.append(np.repeat(fq, np.diff(lims.astype(np.int64))))
+            parts_j.append(self._full_ids[idx.astype(np.int64)])
+        if fq.size and self._deficient_ids.size:
+            parts_i.append(np.repeat(fq, self._deficient_ids.size))
+            parts_j.append(np.tile(self._deficient_ids, fq.size))
+        dq = np.flatnonzero(~q_full)
+        if dq.size:
+            parts_i.append(np.repeat(dq, self.n))
+            parts_j.append(np.tile(np.arange(self.n, dtype=np.int64), dq.size))
+        if not parts_i:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        ci = np.concatenate(parts_i).astype(np.int64)
+        cj = np.concatenate(parts_j).astype(np.int64)
+        if self_join:
+            keep = cj > ci
+            ci, cj = ci[keep], cj[keep]
+        order = np.lexsort((cj, ci))
+        ci, cj = ci[order], cj[order]
+        dup = np.zeros(ci.size, bool)
+        dup[1:] = (ci[1:] == ci[:-1]) & (cj[1:] == cj[:-1])
+        ci, cj = ci[~dup], cj[~dup]
         if ci.size == 0:
             return ci, cj, np.zeros(0)
         score = match_shapes_pairs(q_hu, self._base_data, ci, cj, self.method, self.threads)

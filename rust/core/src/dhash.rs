@@ -37,8 +37,10 @@ fn check(hash_size: usize, n: usize, h: usize, w: usize) -> Result<()> {
 
 /// Resize plans by (in_h, in_w, out_h, out_w). Building one evaluates thousands of sines, which
 /// costs more than hashing one image, and archives hold few distinct image shapes.
+type PlanCache = Mutex<HashMap<(usize, usize, usize, usize), Arc<LanczosPlan>>>;
+
 fn cached_plan(h: usize, w: usize, oh: usize, ow: usize) -> Result<Arc<LanczosPlan>> {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, usize, usize, usize), Arc<LanczosPlan>>>> = OnceLock::new();
+    static CACHE: OnceLock<PlanCache> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let key = (h, w, oh, ow);
     if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {

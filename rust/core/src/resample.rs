@@ -81,9 +81,9 @@ impl AxisPlan {
             let xmax = ((center + support + 0.5) as i64).min(in_size as i64) as usize;
             let n = xmax.saturating_sub(xmin);
             let mut ww = 0.0;
-            for x in 0..n {
-                let w = lanczos((x as f64 + xmin as f64 - center + 0.5) * ss);
-                k[x] = w;
+            for (x, slot) in k.iter_mut().enumerate().take(n) {
+                let w = lanczos(((x + xmin) as f64 - center + 0.5) * ss);
+                *slot = w;
                 ww += w;
             }
             let row = &mut weights[xx * stride..xx * stride + ksize];

@@ -13,6 +13,9 @@ use pyo3::prelude::*;
 
 use crate::errors::detach;
 
+type TopK<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<u32>>);
+type Sparse<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>);
+
 fn slice<'a, T: Element, D: numpy::ndarray::Dimension>(a: &'a numpy::PyReadonlyArray<'_, T, D>, name: &str) -> PyResult<&'a [T]> {
     a.as_slice().map_err(|_| PyValueError::new_err(format!("{name} must be C-contiguous")))
 }
@@ -202,7 +205,7 @@ fn hamming_topk<'py>(
     k: usize,
     self_offset: Option<usize>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<u32>>)> {
+) -> PyResult<TopK<'py>> {
     let (q, b) = (packed(&queries, "queries")?, packed(&base, "base")?);
     let n = q.n;
     let (idx, dist) = detach(py, threads, || hamming::hamming_topk_packed(&q, &b, k, self_offset))?;
@@ -218,7 +221,7 @@ fn hamming_within<'py>(
     radius: u32,
     self_offset: Option<usize>,
     threads: Option<usize>,
-) -> PyResult<(Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<u32>>)> {
+) -> PyResult<Sparse<'py>> {
     let (q, b) = (packed(&queries, "queries")?, packed(&base, "base")?);
     let (i, j, d) = detach(py, threads, || hamming::hamming_within_packed(&q, &b, radius, self_offset))?;
     Ok((i.into_pyarray(py), j.into_pyarray(py), d.into_pyarray(py)))
