@@ -107,9 +107,16 @@ def verdict_lines(result: DemoResult) -> list[str]:
     """Plain-language outcome of each +McGIP run against its baseline (linear probe)."""
     comp = result.comparisons("linear")
     lines = []
+    informative_gain = {r.method: bool(r.beats) for r in comp.itertuples() if "uninformative" not in r.run}
     for r in comp.itertuples():
         control = "uninformative" in r.run
         if control:
+            if not informative_gain.get(r.method, False):
+                lines.append(
+                    f"{r.run}: {r.mcgip:.3f} vs baseline {r.baseline:.3f} (gain {r.gain:+.3f}; seed std {r.seed_std:.3f}) -> "
+                    "inconclusive: informative gaze gave no gain either, so there is no gain to lose."
+                )
+                continue
             gone = not r.beats
             lines.append(
                 f"{r.run}: {r.mcgip:.3f} vs baseline {r.baseline:.3f} (gain {r.gain:+.3f}; seed std {r.seed_std:.3f}) -> "
