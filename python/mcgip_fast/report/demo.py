@@ -55,12 +55,14 @@ class DemoConfig:
     # training
     methods: tuple[str, ...] = ("moco", "simsiam")
     control: bool = True  # MoCo + McGIP with positives from uninformative gaze
-    epochs: int = 20
-    image_size: int = 48
+    epochs: int = 15
+    image_size: int = 64
     width: int = 8
-    batch_size: int = 64
-    queue_size: int = 512
-    lr: float = 0.06
+    batch_size: int = 32
+    queue_size: int = 256
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    moco_momentum: float = 0.99  # 0.999 barely moves the key encoder in a few hundred steps
     crop_min_scale: float = 0.2
     pretrain_seeds: tuple[int, ...] = (0,)
     train_options: dict[str, Any] = field(default_factory=dict)
@@ -330,7 +332,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
                 tcfg = TrainConfig(
                     manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
                     image_size=cfg.image_size, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                    queue_size=cfg.queue_size, lr=cfg.lr, crop_min_scale=cfg.crop_min_scale, seed=int(seed), device="cpu",
+                    queue_size=cfg.queue_size, optimizer=cfg.optimizer, lr=cfg.lr, crop_min_scale=cfg.crop_min_scale,
+                    momentum=cfg.moco_momentum if method == "moco" else None, seed=int(seed), device="cpu",
                     out_dir=str(work / "runs" / f"{tag}_seed{seed}"), progress=cfg.progress,
                     checkpoint_every=10**9, **cfg.train_options,
                 )
