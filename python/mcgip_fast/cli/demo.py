@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--real-only", action="store_true", help="only the real-data section: studyforrest gaze maps and the study")
     p.add_argument("--n-images", type=int, default=None, help="images in the synthetic archive (default 800)")
     p.add_argument("--informativeness", type=float, default=None, help="gaze informativeness in [0, 1] (default 0.9)")
-    p.add_argument("--epochs", type=int, default=None, help="pre-training epochs per run (default 15)")
+    p.add_argument("--epochs", type=int, default=None, help="pre-training epochs per run (default 20)")
     p.add_argument("--methods", type=_names, default=None, help="methods, comma-separated (default moco,simsiam)")
     p.add_argument("--pretrain-seeds", type=_ints, default=None, help="pre-training seeds, e.g. 0,1,2 (default 0)")
     p.add_argument("--eval-seeds", type=_ints, default=None, help="evaluation seeds (default 0,1,2)")

@@ -202,6 +202,7 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
         f"ResNet-18 with base width {cfg.width} (torchvision blocks, 1 input channel), {cfg.image_size} px crops "
         f"(random resized crop, min scale {cfg.crop_min_scale}), {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}"
         + (f", MoCo queue {cfg.queue_size} and key momentum {cfg.moco_momentum}" if "moco" in cfg.methods else "")
+        + (f", BYOL/SimSiam heads of {cfg.head_dim}" if {"byol", "simsiam"} & set(cfg.methods) else "")
         + (f", other options {cfg.train_options}" if cfg.train_options else "")
         + ". Baseline and +McGIP differ only in the gaze positives.",
         "",
