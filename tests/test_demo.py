@@ -43,7 +43,8 @@ def test_quick_demo_results_are_consistent(quick_report):
     cfg = DemoConfig.quick()
     rows = pd.read_csv(out / "probe_results.csv")
     runs = set(rows["run"])
-    assert runs == {"moco baseline", "moco +McGIP", "simsiam baseline", "simsiam +McGIP", "moco +McGIP (uninformative gaze)"}
+    assert runs == {"moco baseline", "moco +McGIP", "simsiam baseline", "simsiam +McGIP", "moco +McGIP (uninformative gaze)",
+                    "moco +oracle positives (labels)"}
     assert set(rows["probe"]) == {"linear", "knn"}
     # every run is probed once per evaluation seed and probe
     counts = rows.groupby(["run", "probe"]).size()
@@ -73,6 +74,16 @@ def test_mined_precision_is_computed_against_hidden_labels():
     assert n == 3 and prec == pytest.approx(2 / 3)
     # chance: 3 classes of 2 -> 3 * 2 / 30
     assert chance_precision(labels) == pytest.approx(6 / 30)
+
+
+def test_oracle_pairs_are_same_class():
+    from mcgip_fast.report.demo import oracle_pairs
+
+    labels = np.array([0, 1, 0, 1, 0, 1, 2, 2])
+    pairs = oracle_pairs([f"i{k}" for k in range(8)], labels, k=2, seed=0)
+    prec, n = pair_precision(pairs, labels)
+    assert prec == 1.0 and n > 0
+    assert (pairs.degrees() >= 1).all()
 
 
 def test_bad_demo_config():

@@ -47,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pretrain-seeds", type=_ints, default=None, help="pre-training seeds, e.g. 0,1,2 (default 0)")
     p.add_argument("--eval-seeds", type=_ints, default=None, help="evaluation seeds (default 0,1,2)")
     p.add_argument("--no-control", action="store_true", help="skip the uninformative-gaze control run")
+    p.add_argument("--no-oracle", action="store_true", help="skip the diagnostic run with same-class positives from the labels")
     p.add_argument("--no-study", action="store_true", help="skip the real-data study")
     p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
@@ -57,7 +58,8 @@ def _config(args: argparse.Namespace):
     from mcgip_fast.report.demo import DemoConfig
 
     overrides = dict(out=str(args.out), work=str(args.work) if args.work else None, threads=args.threads,
-                     progress=args.progress, control=not args.no_control, study=not args.no_study)
+                     progress=args.progress, control=not args.no_control, oracle=not args.no_oracle,
+                     study=not args.no_study)
     for arg, key in (("n_images", "n_images"), ("informativeness", "informativeness"), ("epochs", "epochs"),
                      ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds")):
         v = getattr(args, arg)

@@ -12,13 +12,14 @@ Stages:
 2. mine positives with each scheme (multimatch, hu, dhash) and measure the precision of the
    mined pairs against the hidden labels, next to chance;
 3. pre-train each method as a baseline and with McGIP positives (and, as a control, MoCo with the
-   positives mined from the uninformative twin);
+   positives mined from the uninformative twin; and, as a diagnostic upper bound, MoCo with k
+   same-class positives taken from the labels: what gaze that is never wrong could give);
 4. evaluate each encoder with a linear probe and kNN over several evaluation seeds (each seed
    draws its own stratified train/test split);
 5. the real-data study on studyforrest (see `mcgip_fast.report.study`).
 
-Labels are read only in stages 1 (checks), 2 (precision) and 4 (probes); mining and training
-never see them.
+Labels are read only in stages 1 (checks), 2 (precision), 4 (probes) and by the oracle run, which
+is labelled as such; mining and the baseline / +McGIP / control runs never see them.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class DemoConfig:
     # training
     methods: tuple[str, ...] = ("moco", "simsiam")
     control: bool = True  # MoCo + McGIP with positives from uninformative gaze
+    oracle: bool = True  # MoCo with k same-class positives from the labels: what perfect gaze could give
     epochs: int = 20
     image_size: int = 64
     width: int = 8
@@ -211,6 +213,22 @@ def chance_precision(labels: np.ndarray) -> float:
     return float((counts * (counts - 1)).sum() / (n * (n - 1)))
 
 
+def oracle_pairs(ids: np.ndarray, labels: np.ndarray, k: int, seed: int):
+    """k random same-class partners per image (a diagnostic upper bound: gaze that is never wrong)."""
+    from mcgip_fast.mining.pairs import PositivePairs
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 31337]))
+    rows, cols = [], []
+    for i in range(len(labels)):
+        same = np.flatnonzero(labels == labels[i])
+        same = same[same != i]
+        pick = rng.choice(same, size=min(k, len(same)), replace=False)
+        rows += [i] * len(pick)
+        cols += list(pick)
+    return PositivePairs.from_edges(ids, np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.ones(len(rows)),
+                                    params={"oracle": "same-class labels", "k": k})
+
+
 def _scheme_options(scheme: str) -> dict[str, Any]:
     # Heatmap schemes render square maps; the synthetic display is square, so nothing is distorted.
     return {}
@@ -322,9 +340,13 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     for method in cfg.methods:
         plans.append((f"{method} baseline", method, False, None, archive.manifest_path))
         plans.append((f"{method} +McGIP", method, True, pair_files[cfg.train_scheme], archive.manifest_path))
+    first = "moco" if "moco" in cfg.methods else cfg.methods[0]
     if control_pairs is not None:
-        method = "moco" if "moco" in cfg.methods else cfg.methods[0]
-        plans.append((f"{method} +McGIP (uninformative gaze)", method, True, control_pairs, control.manifest_path))
+        plans.append((f"{first} +McGIP (uninformative gaze)", first, True, control_pairs, control.manifest_path))
+    if cfg.oracle:
+        oracle_path = oracle_pairs(archive.manifest()["image_id"].to_numpy(), labels, cfg.k, cfg.archive_seed).save(
+            work / "pairs_oracle_labels.npz")
+        plans.append((f"{first} +oracle positives (labels)", first, True, oracle_path, archive.manifest_path))
     for seed in cfg.pretrain_seeds:
         for name, method, use_gaze, pairs_path, manifest in plans:
             tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")

@@ -107,8 +107,16 @@ def verdict_lines(result: DemoResult) -> list[str]:
     """Plain-language outcome of each +McGIP run against its baseline (linear probe)."""
     comp = result.comparisons("linear")
     lines = []
-    informative_gain = {r.method: bool(r.beats) for r in comp.itertuples() if "uninformative" not in r.run}
+    informative_gain = {r.method: bool(r.beats) for r in comp.itertuples() if "uninformative" not in r.run and "oracle" not in r.run}
     for r in comp.itertuples():
+        if "oracle" in r.run:
+            lines.append(
+                f"{r.run} (diagnostic, uses labels): {r.mcgip:.3f} vs baseline {r.baseline:.3f} (gain {r.gain:+.3f}) -> "
+                + ("perfect positives help, so better gaze similarity would pay off." if r.beats else
+                   "even perfect positives do not beat the baseline at this budget: the encoder and training budget, "
+                   "not the gaze, limit the gain.")
+            )
+            continue
         control = "uninformative" in r.run
         if control:
             if not informative_gain.get(r.method, False):
