@@ -488,7 +488,6 @@ class HuIndex(_Base):
         """Candidate pairs (query, item): FAISS pool + deficient items + brute force for deficient queries."""
         from mcgip_fast.similarity.hu import hu_log_features
 
-        nq = q_hu.shape[0]
         q_full = (np.abs(q_hu) > 1e-5).all(axis=1)
         parts_i, parts_j = [], []
         fq = np.flatnonzero(q_full)
@@ -512,7 +511,6 @@ class HuIndex(_Base):
         if self_join:
             keep = ci != cj
             ci, cj = ci[keep], cj[keep]
-        del nq
         return ci, cj
 
     def knn(self, k: int, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

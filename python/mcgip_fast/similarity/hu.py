@@ -51,7 +51,7 @@ def _check_normalise(normalise: str) -> None:
         raise ValueError(f"normalise must be 'none', 'max' or 'sum', got {normalise!r}")
 
 
-def raw_moments(heatmaps: np.ndarray, *, normalise: Normalise = "none", threads: int | None = None) -> np.ndarray:
+def raw_moments(heatmaps: np.ndarray, threads: int | None = None, *, normalise: Normalise = "none") -> np.ndarray:
     """Raw image moments, OpenCV order ``m00, m10, m01, m20, m11, m02, m30, m21, m12, m03``.
 
     Args:
@@ -66,7 +66,7 @@ def raw_moments(heatmaps: np.ndarray, *, normalise: Normalise = "none", threads:
     return _core.raw_moments(_as_maps(heatmaps), normalise, threads)
 
 
-def hu_moments(heatmaps: np.ndarray, *, normalise: Normalise = "none", threads: int | None = None) -> np.ndarray:
+def hu_moments(heatmaps: np.ndarray, threads: int | None = None, *, normalise: Normalise = "none") -> np.ndarray:
     """The seven Hu invariants of each map, equal to ``cv2.HuMoments(cv2.moments(img)).ravel()``.
 
     Raw moments are accumulated in float64, then central and normalised moments and the
