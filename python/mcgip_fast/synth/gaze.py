@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mcgip_fast.synth.images import CLASS_NAMES, Finding
+from mcgip_fast.synth.images import CLASS_NAMES, RADIUS_RANGE, Finding, calcification_dots
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,10 @@ def _episode(rng, behaviour, spot, radius, finding: Finding | None, reader: Read
     n = int(rng.integers(n_range[0], n_range[1] + 1))
     out = []
     # Calcification hops land on the dots when the image really has them.
-    dots = finding.points if (finding is not None and finding.cls == 3 and behaviour == 3) else None
+    dots = None
+    if behaviour == 3:  # hop between dots: the real ones, or ones the reader imagines (same distribution)
+        real = finding is not None and finding.cls == 3
+        dots = finding.points if real else calcification_dots(rng, spot[0], spot[1], radius)
     start_angle = rng.uniform(0, 2 * np.pi)
     for k in range(n):
         if dots is not None:
@@ -117,10 +120,14 @@ def simulate_scanpath(
     spec = _BEHAVIOUR[behaviour]
     uses_finding = finding is not None and behaviour != 0
     if uses_finding:
-        spot, radius = np.array([finding.x, finding.y]), finding.radius
+        spot = np.array([finding.x, finding.y])
+        # The episode's extent follows the behaviour, not the image: a reader acting out another class
+        # draws that class's typical extent, so extent says nothing about the true class when they differ.
+        radius = finding.radius if finding.cls == behaviour else rng.uniform(*RADIUS_RANGE[behaviour]) * size / 64
     else:
         margin = 10 * size / 64
-        spot, radius = rng.uniform(margin, size - margin, 2), 5.0 * size / 64
+        spot = rng.uniform(margin, size - margin, 2)
+        radius = (5.0 if behaviour == 0 else rng.uniform(*RADIUS_RANGE[behaviour])) * size / 64
     search = _search_points(reader, size)
     # The search reaches the spot at the grid cell nearest to it.
     hit = int(np.argmin(np.hypot(*(search - spot).T)))

@@ -25,6 +25,20 @@ import numpy as np
 CLASS_NAMES: tuple[str, ...] = ("normal", "round_mass", "spiculated_mass", "calcification_cluster")
 
 
+#: Finding radius range per abnormal class, in pixels of a 64 px image (scaled with the image).
+RADIUS_RANGE: dict[int, tuple[float, float]] = {1: (6.0, 10.0), 2: (3.5, 5.5), 3: (5.0, 9.0)}
+#: Dots per calcification cluster (low, high inclusive).
+CALC_DOTS: tuple[int, int] = (8, 16)
+
+
+def calcification_dots(rng: np.random.Generator, cx: float, cy: float, r: float) -> np.ndarray:
+    """(n, 2) dot centres spread uniformly over a disc of radius r."""
+    n_dots = int(rng.integers(CALC_DOTS[0], CALC_DOTS[1] + 1))
+    rad = r * np.sqrt(rng.uniform(0, 1, n_dots))
+    ang = rng.uniform(0, 2 * np.pi, n_dots)
+    return np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], axis=1)
+
+
 @dataclass(frozen=True)
 class Finding:
     """Where a finding is, in image pixels (x = column, y = row), and its extent."""
@@ -125,13 +139,13 @@ def draw_finding(
     cx, cy = rng.uniform(margin, size - margin, size=2)
     contrast = rng.uniform(*contrast_range)
     if cls == 1:  # round mass: a smooth dome with a soft edge
-        r = rng.uniform(6.0, 10.0) * s
+        r = rng.uniform(*RADIUS_RANGE[1]) * s
         d = np.hypot(xx - cx, yy - cy) / r
         layer = np.clip(1 - d**2, 0, None) ** 0.5
         layer = layer + 0.3 * np.exp(-0.5 * (d / 1.1) ** 2)  # halo
         points = np.array([[cx, cy]])
     elif cls == 2:  # spiculated mass: a small dense core with radiating thin lines
-        r = rng.uniform(3.5, 5.5) * s
+        r = rng.uniform(*RADIUS_RANGE[2]) * s
         d = np.hypot(xx - cx, yy - cy) / r
         layer = np.clip(1 - d**2, 0, None) ** 0.5
         n_spicules = int(rng.integers(7, 13))
@@ -146,11 +160,8 @@ def draw_finding(
             layer = np.maximum(layer, 0.75 * np.exp(-0.5 * (dist / width) ** 2) * np.clip(1.2 - along, 0, 1))
         points = tips
     elif cls == 3:  # calcification cluster: tiny bright dots
-        r = rng.uniform(5.0, 9.0) * s
-        n_dots = int(rng.integers(8, 17))
-        rad = r * np.sqrt(rng.uniform(0, 1, n_dots))
-        ang = rng.uniform(0, 2 * np.pi, n_dots)
-        points = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], axis=1)
+        r = rng.uniform(*RADIUS_RANGE[3]) * s
+        points = calcification_dots(rng, cx, cy, r)
         for (px, py) in points:
             sigma = rng.uniform(0.7, 1.1) * s
             layer = np.maximum(layer, np.exp(-0.5 * ((xx - px) ** 2 + (yy - py) ** 2) / sigma**2))
