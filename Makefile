@@ -29,7 +29,17 @@ test-python: build
 
 test: test-rust test-python
 
+# Every benchmark script at a size that runs in minutes on 2 cores (the README rows name the exact
+# command, and any larger size, behind each number), then the pytest-benchmark cases.
 bench: build
+	$(PY) benchmarks/bench_heatmaps.py
+	$(PY) benchmarks/bench_multimatch.py --quick
+	$(PY) benchmarks/bench_hashing.py --quick
+	$(PY) benchmarks/bench_index.py --n 100000 --queries 200
+	$(PY) benchmarks/bench_mining.py multimatch --n 1000
+	$(PY) benchmarks/bench_mining.py dhash --n 100000
+	$(PY) benchmarks/bench_train.py 1
+	$(PY) benchmarks/bench_study.py --markdown
 	$(PY) -m pytest benchmarks --benchmark-enable -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 clean:

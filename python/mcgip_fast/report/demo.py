@@ -1,0 +1,397 @@
+"""The demo pipeline: synthetic archive -> mined positives -> pre-training -> probes -> report.
+
+`run_demo(DemoConfig(...))` runs every stage, timing each, and returns a `DemoResult`;
+`mcgip_fast.report.markdown.write_report` turns it into ``report/`` (Markdown, PNG plots, CSV and
+JSON). `mcgip demo` is the command-line front end.
+
+Stages:
+
+1. generate the synthetic archive (and its twin with uninformative gaze: the same images, gaze
+   drawn independently of the class), and check it with raw-pixel, global-statistics and
+   gaze-statistics probes;
+2. mine positives with each scheme (multimatch, hu, dhash) and measure the precision of the
+   mined pairs against the hidden labels, next to chance;
+3. pre-train each method as a baseline and with McGIP positives (and, as a control, MoCo with the
+   positives mined from the uninformative twin; and, as a diagnostic upper bound, MoCo with k
+   same-class positives taken from the labels: what gaze that is never wrong could give);
+4. evaluate each encoder with a linear probe and kNN over several evaluation seeds (each seed
+   draws its own stratified train/test split);
+5. the real-data study on studyforrest (see `mcgip_fast.report.study`).
+
+Labels are read only in stages 1 (checks), 2 (precision), 4 (probes) and by the oracle run, which
+is labelled as such; mining and the baseline / +McGIP / control runs never see them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+SCHEMES = ("multimatch", "hu", "dhash")
+
+
+@dataclass
+class DemoConfig:
+    """Every knob of the demo. The defaults are sized to finish in about 15 minutes on 2 CPU cores."""
+
+    out: str = "report"
+    work: str | None = None  # default: <out>/work
+    # archive
+    n_images: int = 800
+    image_px: int = 64
+    informativeness: float = 0.9
+    archive_seed: int = 0
+    # mining
+    schemes: tuple[str, ...] = SCHEMES
+    train_scheme: str = "multimatch"
+    k: int = 5
+    score_sample: int = 4000
+    # training
+    methods: tuple[str, ...] = ("moco", "simsiam")
+    control: bool = True  # MoCo + McGIP with positives from uninformative gaze
+    oracle: bool = True  # MoCo with k same-class positives from the labels: what perfect gaze could give
+    epochs: int = 20
+    image_size: int = 64
+    width: int = 8
+    batch_size: int = 32
+    queue_size: int = 256
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    moco_momentum: float = 0.99  # 0.999 barely moves the key encoder in a few hundred steps
+    head_dim: int = 256  # BYOL / SimSiam projector size (papers: 256-4096 / 2048); 2048 dominates a tiny encoder's cost
+    crop_min_scale: float = 0.5  # findings are small: keep them in view more often than the 0.2 of ImageNet recipes
+    pretrain_seeds: tuple[int, ...] = (0,)
+    train_options: dict[str, Any] = field(default_factory=dict)
+    # evaluation
+    eval_seeds: tuple[int, ...] = (0, 1, 2)
+    knn_k: int = 20
+    # study
+    study: bool = True
+    study_repeats: int = 4
+    threads: int | None = None
+    progress: bool = False
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> "DemoConfig":
+        """A tiny run that exercises every stage in well under a minute (for tests)."""
+        base = dict(
+            n_images=96, epochs=1, width=4, batch_size=16, queue_size=32, image_size=32, k=3,
+            score_sample=300, study_repeats=1,
+        )
+        base.update(overrides)
+        return cls(**base)
+
+    def validate(self) -> "DemoConfig":
+        for s in self.schemes:
+            if s not in SCHEMES:
+                raise ValueError(f"unknown mining scheme {s!r}; choose from {SCHEMES}")
+        if self.train_scheme not in self.schemes:
+            raise ValueError(f"train_scheme {self.train_scheme!r} must be one of the mined schemes {self.schemes}")
+        for m in self.methods:
+            if m not in ("moco", "byol", "simsiam", "simclr"):
+                raise ValueError(f"unknown method {m!r}; choose from moco, byol, simsiam, simclr")
+        if not self.eval_seeds:
+            raise ValueError("at least one evaluation seed is needed")
+        if not self.pretrain_seeds:
+            raise ValueError("at least one pre-training seed is needed")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        return self
+
+    @property
+    def work_dir(self) -> Path:
+        return Path(self.work) if self.work else Path(self.out) / "work"
+
+
+@dataclass
+class RunRecord:
+    """One pre-training run and its probe results."""
+
+    name: str  # e.g. "moco baseline", "moco +McGIP"
+    method: str
+    gaze: bool
+    pairs: str | None
+    seed: int
+    encoder_path: str
+    losses: list[float]
+    seconds: float
+    eval_seconds: float
+    results: pd.DataFrame  # evaluate_encoder rows plus the eval seed
+
+
+@dataclass
+class DemoResult:
+    config: DemoConfig
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    archive_root: str = ""
+    control_root: str | None = None
+    checks: list[dict] = field(default_factory=list)
+    mining: pd.DataFrame | None = None
+    score_samples: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    runs: list[RunRecord] = field(default_factory=list)
+    study: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ results
+    def probe_rows(self) -> pd.DataFrame:
+        """All probe results: one row per (run, pre-training seed, evaluation seed, probe)."""
+        parts = [r.results.assign(run=r.name, method=r.method, gaze=r.gaze, pretrain_seed=r.seed) for r in self.runs]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def probe_summary(self) -> pd.DataFrame:
+        """Mean ± std of accuracy (and balanced accuracy, ROC-AUC) per (run, probe)."""
+        rows = self.probe_rows()
+        if rows.empty:
+            return rows
+        g = rows.groupby(["run", "probe"], sort=False)
+        out = g[["accuracy", "balanced_accuracy", "roc_auc"]].agg(["mean", "std"])
+        out.columns = [f"{a}_{b}" for a, b in out.columns]
+        out["n"] = g.size()
+        return out.reset_index()
+
+    def comparisons(self, probe: str = "linear") -> pd.DataFrame:
+        """+McGIP minus baseline per method (and the control), paired on (pre-training seed, eval seed)."""
+        rows = self.probe_rows()
+        out = []
+        if rows.empty:
+            return pd.DataFrame()
+        rows = rows[rows["probe"] == probe]
+        for method in dict.fromkeys(rows["method"]):
+            base = rows[(rows["run"] == f"{method} baseline")].set_index(["pretrain_seed", "eval_seed"])["accuracy"]
+            for run in dict.fromkeys(rows[(rows["method"] == method) & rows["gaze"]]["run"]):
+                other = rows[rows["run"] == run].set_index(["pretrain_seed", "eval_seed"])["accuracy"]
+                common = base.index.intersection(other.index)
+                if len(common) == 0:
+                    continue
+                diff = (other.loc[common] - base.loc[common]).to_numpy()
+                b, o = base.loc[common].to_numpy(), other.loc[common].to_numpy()
+                spread = max(np.std(b, ddof=1) if len(b) > 1 else 0.0, np.std(o, ddof=1) if len(o) > 1 else 0.0)
+                gain = float(diff.mean())
+                out.append(dict(
+                    method=method, run=run, probe=probe, baseline=float(b.mean()), baseline_std=float(np.std(b, ddof=1)) if len(b) > 1 else 0.0,
+                    mcgip=float(o.mean()), mcgip_std=float(np.std(o, ddof=1)) if len(o) > 1 else 0.0, gain=gain,
+                    paired_std=float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0, seed_std=float(spread),
+                    n=len(diff), beats=bool(gain > spread),
+                ))
+        return pd.DataFrame(out)
+
+    def stage_seconds(self) -> float:
+        return float(sum(s for _, s in self.timings))
+
+
+@contextlib.contextmanager
+def _stage(result: DemoResult, name: str, log: Callable[[str], None]) -> Iterator[None]:
+    log(f"[demo] {name} ...")
+    t0 = time.perf_counter()
+    yield
+    dt = time.perf_counter() - t0
+    result.timings.append((name, dt))
+    log(f"[demo] {name}: {dt:.1f} s")
+
+
+def pair_precision(pairs, labels: np.ndarray) -> tuple[float, int]:
+    """Share of mined (unordered) pairs whose two images have the same label, and the pair count."""
+    rows, cols, _ = pairs.edges()
+    keep = rows < cols if pairs.symmetric else np.ones(len(rows), dtype=bool)
+    rows, cols = rows[keep], cols[keep]
+    if len(rows) == 0:
+        return float("nan"), 0
+    return float(np.mean(labels[rows] == labels[cols])), int(len(rows))
+
+
+def chance_precision(labels: np.ndarray) -> float:
+    """Probability that two distinct random images share a label."""
+    counts = np.bincount(np.asarray(labels))
+    n = counts.sum()
+    return float((counts * (counts - 1)).sum() / (n * (n - 1)))
+
+
+def oracle_pairs(ids: np.ndarray, labels: np.ndarray, k: int, seed: int):
+    """k random same-class partners per image (a diagnostic upper bound: gaze that is never wrong)."""
+    from mcgip_fast.mining.pairs import PositivePairs
+
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 31337]))
+    rows, cols = [], []
+    for i in range(len(labels)):
+        same = np.flatnonzero(labels == labels[i])
+        same = same[same != i]
+        pick = rng.choice(same, size=min(k, len(same)), replace=False)
+        rows += [i] * len(pick)
+        cols += list(pick)
+    return PositivePairs.from_edges(ids, np.asarray(rows, np.int64), np.asarray(cols, np.int64), np.ones(len(rows)),
+                                    params={"oracle": "same-class labels", "k": k})
+
+
+def _scheme_options(scheme: str) -> dict[str, Any]:
+    # Heatmap schemes render square maps; the synthetic display is square, so nothing is distorted.
+    return {}
+
+
+def _sample_scores(items, scheme: str, labels: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores of `n` random distinct pairs under `scheme`, and whether each pair is same-class."""
+    from mcgip_fast.mining.schemes import make_scheme
+
+    rng = np.random.default_rng(seed)
+    m = len(labels)
+    i = rng.integers(0, m, n)
+    j = rng.integers(0, m - 1, n)
+    j += j >= i
+    sch = make_scheme(scheme, **_scheme_options(scheme))
+    sch.bind(items)
+    state = sch.prepare(items)
+    scores = np.asarray(sch.score_pairs(state, i.astype(np.int64), j.astype(np.int64)), dtype=np.float64)
+    return scores, labels[i] == labels[j]
+
+
+def _evaluate(encoder_path: Path, manifest: Path, labels: Path, cfg: DemoConfig) -> pd.DataFrame:
+    """Linear and kNN probes; each evaluation seed draws its own stratified 70/30 split."""
+    from mcgip_fast.eval import evaluate_encoder
+
+    parts = []
+    for s in cfg.eval_seeds:
+        df = evaluate_encoder(
+            encoder_path, manifest, labels=labels, probes=("linear", "knn"), seeds=(int(s),), split_seed=int(s),
+            image_size=cfg.image_size, knn_k=(cfg.knn_k,), device="cpu",
+        )
+        parts.append(df.assign(eval_seed=int(s)))
+    out = pd.concat(parts, ignore_index=True)
+    out["probe"] = out["probe"].str.replace(f"knn@{cfg.knn_k}", "knn", regex=False)
+    return out
+
+
+def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
+    """Run every stage of the demo (see the module docs) and return what it found."""
+    from mcgip_fast.synth import SynthArchive, SynthConfig, generate
+    from mcgip_fast.synth.checks import gaze_feature_probe, global_stats_probe, raw_pixel_probe
+
+    cfg.validate()
+    result = DemoResult(cfg)
+    work = cfg.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+
+    # 1. archive ------------------------------------------------------------------------------
+    with _stage(result, "generate archive", log):
+        scfg = SynthConfig(n_images=cfg.n_images, size=cfg.image_px, informativeness=cfg.informativeness, seed=cfg.archive_seed)
+        archive = _fresh(work / "archive", scfg, generate, SynthArchive)
+        control = None
+        if cfg.control:
+            control = _fresh(work / "archive_uninformative", replace(scfg, informativeness=0.0), generate, SynthArchive)
+    result.archive_root = str(archive.root)
+    result.control_root = str(control.root) if control else None
+    labels = archive.labels()["label"].to_numpy()
+
+    with _stage(result, "archive checks (probes on pixels and gaze)", log):
+        for arch, tag in ((archive, f"informativeness {cfg.informativeness:g}"), (control, "informativeness 0")):
+            if arch is None:
+                continue
+            probes = [gaze_feature_probe(arch)]
+            if arch is archive:
+                probes = [raw_pixel_probe(arch), global_stats_probe(arch)] + probes
+            for p in probes:
+                result.checks.append(dict(archive=tag, probe=p.name, accuracy=p.accuracy, accuracy_std=p.accuracy_std,
+                                          chance=p.chance, n=p.n, folds=p.folds))
+
+    # 2. mining -------------------------------------------------------------------------------
+    from mcgip_fast.mining import mine
+
+    gaze = archive.gaze()
+    pair_files: dict[str, Path] = {}
+    rows = []
+    chance = chance_precision(labels)
+    for scheme in cfg.schemes:
+        with _stage(result, f"mine ({scheme})", log):
+            t0 = time.perf_counter()
+            pairs = mine(gaze, scheme, "topk", k=cfg.k, scheme_options=_scheme_options(scheme) or None,
+                         threads=cfg.threads, progress=cfg.progress)
+            dt = time.perf_counter() - t0
+            path = pairs.save(work / f"pairs_{scheme}.npz")
+            pair_files[scheme] = path
+            prec, n_pairs = pair_precision(pairs, labels)
+            rows.append(dict(archive="informative", scheme=scheme, rule=f"top-{cfg.k}", pairs=n_pairs, precision=prec,
+                             chance=chance, lift=prec / chance if chance else float("nan"), seconds=dt,
+                             mean_degree=float(pairs.degrees().mean())))
+            if cfg.score_sample:
+                result.score_samples[scheme] = _sample_scores(gaze, scheme, labels, cfg.score_sample, cfg.archive_seed)
+    control_pairs = None
+    if control is not None:
+        with _stage(result, f"mine ({cfg.train_scheme}, uninformative twin)", log):
+            t0 = time.perf_counter()
+            pairs = mine(control.gaze(), cfg.train_scheme, "topk", k=cfg.k,
+                         scheme_options=_scheme_options(cfg.train_scheme) or None, threads=cfg.threads)
+            dt = time.perf_counter() - t0
+            control_pairs = pairs.save(work / f"pairs_{cfg.train_scheme}_uninformative.npz")
+            prec, n_pairs = pair_precision(pairs, labels)
+            rows.append(dict(archive="uninformative", scheme=cfg.train_scheme, rule=f"top-{cfg.k}", pairs=n_pairs,
+                             precision=prec, chance=chance, lift=prec / chance if chance else float("nan"), seconds=dt,
+                             mean_degree=float(pairs.degrees().mean())))
+    result.mining = pd.DataFrame(rows)
+
+    # 3 + 4. pre-training and evaluation --------------------------------------------------------
+    from mcgip_fast.train import TrainConfig, train
+
+    plans: list[tuple[str, str, bool, Path | None, Path]] = []
+    for method in cfg.methods:
+        plans.append((f"{method} baseline", method, False, None, archive.manifest_path))
+        plans.append((f"{method} +McGIP", method, True, pair_files[cfg.train_scheme], archive.manifest_path))
+    first = "moco" if "moco" in cfg.methods else cfg.methods[0]
+    if control_pairs is not None:
+        plans.append((f"{first} +McGIP (uninformative gaze)", first, True, control_pairs, control.manifest_path))
+    if cfg.oracle:
+        oracle_path = oracle_pairs(archive.manifest()["image_id"].to_numpy(), labels, cfg.k, cfg.archive_seed).save(
+            work / "pairs_oracle_labels.npz")
+        plans.append((f"{first} +oracle positives (labels)", first, True, oracle_path, archive.manifest_path))
+    for seed in cfg.pretrain_seeds:
+        for name, method, use_gaze, pairs_path, manifest in plans:
+            tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
+            with _stage(result, f"pre-train {name} (seed {seed})", log):
+                t0 = time.perf_counter()
+                tcfg = TrainConfig(
+                    manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
+                    image_size=cfg.image_size, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                    queue_size=cfg.queue_size, optimizer=cfg.optimizer, lr=cfg.lr, crop_min_scale=cfg.crop_min_scale,
+                    momentum=cfg.moco_momentum if method == "moco" else None,
+                    proj_dim=cfg.head_dim if method in ("byol", "simsiam") else None,
+                    hidden_dim=cfg.head_dim if method in ("byol", "simsiam") else None, seed=int(seed), device="cpu",
+                    out_dir=str(work / "runs" / f"{tag}_seed{seed}"), progress=cfg.progress,
+                    checkpoint_every=10**9, **cfg.train_options,
+                )
+                tres = train(tcfg)
+                train_s = time.perf_counter() - t0
+            with _stage(result, f"evaluate {name} (seed {seed})", log):
+                t0 = time.perf_counter()
+                res = _evaluate(tres.encoder_path, archive.manifest_path, archive.labels_path, cfg)
+                eval_s = time.perf_counter() - t0
+            result.runs.append(RunRecord(name, method, use_gaze, str(pairs_path) if pairs_path else None, int(seed),
+                                         str(tres.encoder_path), list(tres.losses), train_s, eval_s, res))
+
+    # 5. real-data study ------------------------------------------------------------------------
+    if cfg.study:
+        from mcgip_fast.report.study import run_study
+
+        with _stage(result, "real-data study (studyforrest)", log):
+            result.study = run_study(repeats=cfg.study_repeats, threads=cfg.threads)
+    return result
+
+
+def _fresh(root: Path, scfg, generate, SynthArchive):
+    """Reuse an archive generated earlier with the very same config, else generate it anew."""
+    if (root / "meta.json").exists():
+        try:
+            existing = SynthArchive.open(root)
+            if existing.config == scfg:
+                return existing
+        except (ValueError, FileNotFoundError, TypeError):
+            pass
+    return generate(root, scfg, overwrite=True)
+
+
+def config_dict(cfg: DemoConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    return json.loads(json.dumps(d, default=str))
