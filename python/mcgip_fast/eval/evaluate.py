@@ -17,12 +17,13 @@ METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 
 
 def infer_backbone(state: Mapping) -> dict:
-    """backbone name, base width and input channels from a ResNet state dict."""
+    """backbone name, base width, input channels and stem from a ResNet state dict."""
     if "conv1.weight" not in state:
         raise ValueError("not a ResNet backbone state dict (no conv1.weight)")
     w = state["conv1.weight"]
     return {"backbone": "resnet50" if "layer1.0.conv3.weight" in state else "resnet18",
-            "width": int(w.shape[0]), "in_channels": int(w.shape[1])}
+            "width": int(w.shape[0]), "in_channels": int(w.shape[1]),
+            "stem": "small" if w.shape[-1] == 3 else "imagenet"}
 
 
 def load_encoder(encoder_path: str | Path, backbone: str | None = None, width: int | None = None,
@@ -36,7 +37,7 @@ def load_encoder(encoder_path: str | Path, backbone: str | None = None, width: i
     for key, given in (("backbone", backbone), ("width", width), ("in_channels", in_channels)):
         if given is not None and given != found[key]:
             raise ValueError(f"{encoder_path}: encoder has {key} {found[key]!r}, but {given!r} was asked for")
-    model = build_backbone(found["backbone"], found["in_channels"], found["width"])
+    model = build_backbone(found["backbone"], found["in_channels"], found["width"], stem=found["stem"])
     model.load_state_dict(state)
     return model, state, found
 
@@ -188,7 +189,7 @@ def evaluate_encoder(
                     runs.append((f"knn@{k}", lambda k=k: knn_probe(feats[sub], y[sub], feats[te], n_classes, k, knn_temperature)))
             if "finetune" in probes:
                 runs.append(("finetune", lambda: finetune_probe(
-                    state, lambda: build_backbone(arch["backbone"], arch["in_channels"], arch["width"]),
+                    state, lambda: build_backbone(arch["backbone"], arch["in_channels"], arch["width"], stem=arch["stem"]),
                     imgs[sub], y[sub], imgs[te], n_classes, seed=seed, epochs=finetune_epochs, device=device)))
             for name, run in runs:
                 m = classification_metrics(y[te], run(), n_classes)

@@ -18,25 +18,37 @@ __all__ = ["BACKBONES", "ResNetEncoder", "build_backbone", "load_backbone_weight
 BACKBONES = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet50": (Bottleneck, (3, 4, 6, 3))}
 
 
+#: "imagenet": torchvision's 7x7 stride-2 conv + max-pool; "small": 3x3 stride-1 conv, no pool.
+STEMS = ("imagenet", "small")
+
+
 class ResNetEncoder(nn.Module):
     """torchvision's ResNet without its classifier: images (N, C, H, W) -> features (N, feature_dim)."""
 
-    def __init__(self, name: str = "resnet18", in_channels: int = 1, width: int | None = None) -> None:
+    def __init__(self, name: str = "resnet18", in_channels: int = 1, width: int | None = None, stem: str = "imagenet") -> None:
         super().__init__()
         if name not in BACKBONES:
             raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {name!r}")
+        if stem not in STEMS:
+            raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
         width = 64 if width is None else int(width)
         if width < 1 or in_channels < 1:
             raise ValueError(f"width and in_channels must be positive, got {width} and {in_channels}")
         block, layers = BACKBONES[name]
-        self.name, self.in_channels, self.width = name, in_channels, width
+        self.name, self.in_channels, self.width, self.stem = name, in_channels, width, stem
         self.inplanes = width
         self.dilation, self.groups, self.base_width = 1, 1, 64
         self._norm_layer = nn.BatchNorm2d
-        self.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+        if stem == "imagenet":
+            self.conv1 = nn.Conv2d(in_channels, width, kernel_size=7, stride=2, padding=3, bias=False)
+            self.maxpool: nn.Module = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            # Small images (CIFAR-style, as in SimCLR): a 7x7/2 conv plus max-pool would erase
+            # findings only a few pixels across before the first residual block sees them.
+            self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
+            self.maxpool = nn.Identity()
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.layer1 = self._make_layer(block, width, layers[0])
         self.layer2 = self._make_layer(block, width * 2, layers[1], stride=2)
         self.layer3 = self._make_layer(block, width * 4, layers[2], stride=2)
@@ -120,9 +132,15 @@ def load_backbone_weights(model: ResNetEncoder, path: str | Path) -> ResNetEncod
     return model
 
 
-def build_backbone(name: str = "resnet18", in_channels: int = 1, width: int | None = None, weights: str | Path | None = None) -> ResNetEncoder:
+def build_backbone(
+    name: str = "resnet18",
+    in_channels: int = 1,
+    width: int | None = None,
+    weights: str | Path | None = None,
+    stem: str = "imagenet",
+) -> ResNetEncoder:
     """A ResNet encoder; `weights` is an optional local state-dict file."""
-    model = ResNetEncoder(name, in_channels, width)
+    model = ResNetEncoder(name, in_channels, width, stem)
     if weights is not None:
         load_backbone_weights(model, weights)
     return model

@@ -46,6 +46,8 @@ class TrainConfig:
     hidden_dim: int | None = _f(None, "projector hidden size (default MoCo/SimCLR the feature size, BYOL 4096, SimSiam 2048)")
     # model
     backbone: str = _f("resnet18", "encoder architecture", choices=("resnet18", "resnet50"))
+    stem: str = _f("imagenet", "first layers: 'imagenet' (7x7 stride-2 conv + max-pool, torchvision's) or 'small' "
+                   "(3x3 stride-1 conv, no pool; keeps small findings in low-resolution images)", choices=("imagenet", "small"))
     width: int | None = _f(None, "ResNet base channels (default 64 = torchvision's; e.g. 8 for a tiny fast CPU model)")
     pretrained: str | None = _f(None, "local state-dict file to initialise the backbone (nothing is downloaded)")
     # optimisation
@@ -77,6 +79,8 @@ class TrainConfig:
             bad("a manifest is required")
         if self.method not in METHOD_NAMES:
             bad(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
+        if self.stem not in ("imagenet", "small"):
+            bad(f"stem must be 'imagenet' or 'small', got {self.stem!r}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.gaze and self.pairs is None:
