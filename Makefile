@@ -35,6 +35,7 @@ bench: build
 	$(PY) benchmarks/bench_heatmaps.py
 	$(PY) benchmarks/bench_multimatch.py --quick
 	$(PY) benchmarks/bench_hashing.py --quick
+	$(PY) benchmarks/bench_threads.py
 	$(PY) benchmarks/bench_index.py --n 100000 --queries 200
 	$(PY) benchmarks/bench_mining.py multimatch --n 1000
 	$(PY) benchmarks/bench_mining.py dhash --n 100000
