@@ -79,16 +79,21 @@ def _segment_distance(xx, yy, x0, y0, x1, y1) -> np.ndarray:
 def _strands(rng: np.random.Generator, size: int, xx, yy) -> np.ndarray:
     out = np.zeros((size, size))
     for _ in range(int(rng.integers(3, 8))):
-        # A quadratic Bezier curve, drawn as a polyline of short segments.
-        p = rng.uniform(-0.1 * size, 1.1 * size, size=(3, 2))
-        t = np.linspace(0.0, 1.0, 9)[:, None]
-        curve = (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t**2 * p[2]
-        width = rng.uniform(0.5, 1.1) * size / 64
-        dist = np.full((size, size), np.inf)
-        for a, b in zip(curve[:-1], curve[1:]):
-            dist = np.minimum(dist, _segment_distance(xx, yy, a[0], a[1], b[0], b[1]))
-        out += rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.0) * np.exp(-0.5 * (dist / width) ** 2)
+        profile = _curve(rng, size, xx, yy, (0.5, 1.1))  # drawn first: keeps the archive's random stream
+        out += rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.0) * profile
     return out
+
+
+def _curve(rng: np.random.Generator, size: int, xx, yy, width_range: tuple[float, float]) -> np.ndarray:
+    """A random quadratic Bezier curve with a Gaussian cross-section, peak 1 (drawn as 8 segments)."""
+    p = rng.uniform(-0.1 * size, 1.1 * size, size=(3, 2))
+    t = np.linspace(0.0, 1.0, 9)[:, None]
+    curve = (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t**2 * p[2]
+    width = rng.uniform(*width_range) * size / 64
+    dist = np.full((size, size), np.inf)
+    for a, b in zip(curve[:-1], curve[1:]):
+        dist = np.minimum(dist, _segment_distance(xx, yy, a[0], a[1], b[0], b[1]))
+    return np.exp(-0.5 * (dist / width) ** 2)
 
 
 def _gradient(rng: np.random.Generator, size: int, xx, yy) -> np.ndarray:
@@ -106,14 +111,8 @@ def vessels(rng: np.random.Generator, size: int, contrast_range: tuple[float, fl
     xx, yy = _grid(size)
     out = np.zeros((size, size))
     for _ in range(int(rng.integers(1, 4))):
-        p = rng.uniform(-0.1 * size, 1.1 * size, size=(3, 2))
-        t = np.linspace(0.0, 1.0, 9)[:, None]
-        curve = (1 - t) ** 2 * p[0] + 2 * (1 - t) * t * p[1] + t**2 * p[2]
-        width = rng.uniform(0.7, 1.2) * size / 64
-        dist = np.full((size, size), np.inf)
-        for a, b in zip(curve[:-1], curve[1:]):
-            dist = np.minimum(dist, _segment_distance(xx, yy, a[0], a[1], b[0], b[1]))
-        out = np.maximum(out, rng.uniform(0.6, 1.0) * rng.uniform(*contrast_range) * np.exp(-0.5 * (dist / width) ** 2))
+        profile = _curve(rng, size, xx, yy, (0.7, 1.2))
+        out = np.maximum(out, rng.uniform(0.6, 1.0) * rng.uniform(*contrast_range) * profile)
     return out
 
 
