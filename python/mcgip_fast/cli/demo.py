@@ -25,6 +25,9 @@ def _names(text: str) -> tuple[str, ...]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from mcgip_fast.report.demo import DemoConfig
+
+    d = DemoConfig()
     p = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on a synthetic archive and write a report",
@@ -40,12 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--work", type=Path, default=None, help="folder for the archive, pairs and runs (default: <out>/work)")
     p.add_argument("--quick", action="store_true", help="a tiny run of every stage (about a minute; numbers are meaningless)")
     p.add_argument("--real-only", action="store_true", help="only the real-data section: studyforrest gaze maps and the study")
-    p.add_argument("--n-images", type=int, default=None, help="images in the synthetic archive (default 800)")
-    p.add_argument("--informativeness", type=float, default=None, help="gaze informativeness in [0, 1] (default 0.9)")
-    p.add_argument("--epochs", type=int, default=None, help="pre-training epochs per run (default 20)")
-    p.add_argument("--methods", type=_names, default=None, help="methods, comma-separated (default moco,simsiam)")
-    p.add_argument("--pretrain-seeds", type=_ints, default=None, help="pre-training seeds, e.g. 0,1,2 (default 0)")
-    p.add_argument("--eval-seeds", type=_ints, default=None, help="evaluation seeds (default 0,1,2)")
+    p.add_argument("--n-images", type=int, default=None, help=f"images in the synthetic archive (default {d.n_images})")
+    p.add_argument("--informativeness", type=float, default=None, help=f"gaze informativeness in [0, 1] (default {d.informativeness:g})")
+    p.add_argument("--epochs", type=int, default=None, help=f"pre-training epochs per run (default {d.epochs})")
+    p.add_argument("--methods", type=_names, default=None, help=f"methods, comma-separated (default {','.join(d.methods)})")
+    p.add_argument("--pretrain-seeds", type=_ints, default=None, help=f"pre-training seeds, e.g. 0,1,2 (default {','.join(map(str, d.pretrain_seeds))})")
+    p.add_argument("--eval-seeds", type=_ints, default=None, help=f"evaluation seeds (default {','.join(map(str, d.eval_seeds))})")
     p.add_argument("--no-control", action="store_true", help="skip the uninformative-gaze control run")
     p.add_argument("--no-oracle", action="store_true", help="skip the diagnostic run with same-class positives from the labels")
     p.add_argument("--no-study", action="store_true", help="skip the real-data study")

@@ -17,27 +17,46 @@ METRICS = ("accuracy", "balanced_accuracy", "roc_auc")
 
 
 def infer_backbone(state: Mapping) -> dict:
-    """backbone name, base width, input channels and stem from a ResNet state dict."""
+    """backbone name, base width, input channels and stem from a ResNet state dict.
+
+    The global pooling has no weights: it is read from the encoder.json written beside a trained
+    encoder (see `load_encoder`), else torchvision's average pooling is assumed.
+    """
     if "conv1.weight" not in state:
         raise ValueError("not a ResNet backbone state dict (no conv1.weight)")
     w = state["conv1.weight"]
-    return {"backbone": "resnet50" if "layer1.0.conv3.weight" in state else "resnet18",
-            "width": int(w.shape[0]), "in_channels": int(w.shape[1]),
-            "stem": "small" if w.shape[-1] == 3 else "imagenet"}
+    if "layer1.0.conv3.weight" in state:
+        name = "resnet50"
+    else:
+        name = "resnet18" if "layer1.1.conv1.weight" in state else "resnet10"
+    return {"backbone": name, "width": int(w.shape[0]), "in_channels": int(w.shape[1]),
+            "stem": "small" if w.shape[-1] == 3 else "imagenet", "pool": "avg"}
 
 
 def load_encoder(encoder_path: str | Path, backbone: str | None = None, width: int | None = None,
-                 in_channels: int | None = None):
-    """Build the backbone the state dict describes (explicit arguments must agree) and load it."""
+                 in_channels: int | None = None, pool: str | None = None):
+    """Build the backbone the state dict describes (explicit arguments must agree) and load it.
+
+    What the weights cannot tell (global pooling; "small" vs "small-pool" stem) is read from the
+    encoder.json that `train` writes beside them; `pool` overrides it.
+    """
     from mcgip_fast.train.backbones import build_backbone
     from mcgip_fast.train.checkpoint import load_encoder_state
 
     state = load_encoder_state(encoder_path)
     found = infer_backbone(state)
+    meta = Path(encoder_path).with_suffix(".json")
+    if meta.is_file():
+        recorded = json.loads(meta.read_text())
+        found["pool"] = recorded.get("pool", "avg")
+        if found["stem"] == "small" and recorded.get("stem") == "small-pool":  # same weights, one more pool
+            found["stem"] = "small-pool"
+    if pool is not None:
+        found["pool"] = pool
     for key, given in (("backbone", backbone), ("width", width), ("in_channels", in_channels)):
         if given is not None and given != found[key]:
             raise ValueError(f"{encoder_path}: encoder has {key} {found[key]!r}, but {given!r} was asked for")
-    model = build_backbone(found["backbone"], found["in_channels"], found["width"], stem=found["stem"])
+    model = build_backbone(found["backbone"], found["in_channels"], found["width"], stem=found["stem"], pool=found["pool"])
     model.load_state_dict(state)
     return model, state, found
 
@@ -189,7 +208,7 @@ def evaluate_encoder(
                     runs.append((f"knn@{k}", lambda k=k: knn_probe(feats[sub], y[sub], feats[te], n_classes, k, knn_temperature)))
             if "finetune" in probes:
                 runs.append(("finetune", lambda: finetune_probe(
-                    state, lambda: build_backbone(arch["backbone"], arch["in_channels"], arch["width"], stem=arch["stem"]),
+                    state, lambda: build_backbone(arch["backbone"], arch["in_channels"], arch["width"], stem=arch["stem"], pool=arch["pool"]),
                     imgs[sub], y[sub], imgs[te], n_classes, seed=seed, epochs=finetune_epochs, device=device)))
             for name, run in runs:
                 m = classification_metrics(y[te], run(), n_classes)

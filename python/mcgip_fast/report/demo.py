@@ -51,14 +51,22 @@ class DemoConfig:
     # mining
     schemes: tuple[str, ...] = SCHEMES
     train_scheme: str = "multimatch"
-    k: int = 5
+    # A class is a quarter of the archive; the k = 100 most similar scanpaths (1/8 of it) give every
+    # image enough positives in each batch and queue to pull its class together (top-5 gave too few).
+    k: int = 100
     score_sample: int = 4000
     # training
     methods: tuple[str, ...] = ("moco", "simsiam")
     control: bool = True  # MoCo + McGIP with positives from uninformative gaze
     oracle: bool = True  # MoCo with k same-class positives from the labels: what perfect gaze could give
-    epochs: int = 20
+    epochs: int = 40
     image_size: int = 64
+    # A small ResNet for small findings: one block per stage, a 3x3 stem with a 2x2 max-pool
+    # (torchvision's 7x7/2 stem + pool erases dots a pixel or two across) and global max pooling
+    # (average pooling dilutes a finding over the background). See benchmarks/README.md.
+    backbone: str = "resnet10"
+    stem: str = "small-pool"
+    pool: str = "max"
     width: int = 8
     batch_size: int = 32
     queue_size: int = 256
@@ -67,6 +75,9 @@ class DemoConfig:
     moco_momentum: float = 0.99  # 0.999 barely moves the key encoder in a few hundred steps
     head_dim: int = 256  # BYOL / SimSiam projector size (papers: 256-4096 / 2048); 2048 dominates a tiny encoder's cost
     crop_min_scale: float = 0.5  # findings are small: keep them in view more often than the 0.2 of ImageNet recipes
+    # McGIP's official averaging over all positive pairs of the batch; per-anchor averaging (SupCon's
+    # L_out) gave no gain here with many noisy positives per anchor.
+    loss_average: str = "batch"
     pretrain_seeds: tuple[int, ...] = (0,)
     train_options: dict[str, Any] = field(default_factory=dict)
     # evaluation
@@ -354,7 +365,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
                 t0 = time.perf_counter()
                 tcfg = TrainConfig(
                     manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
-                    image_size=cfg.image_size, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
+                    image_size=cfg.image_size, backbone=cfg.backbone, stem=cfg.stem, pool=cfg.pool,
+                    loss_average=cfg.loss_average, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
                     queue_size=cfg.queue_size, optimizer=cfg.optimizer, lr=cfg.lr, crop_min_scale=cfg.crop_min_scale,
                     momentum=cfg.moco_momentum if method == "moco" else None,
                     proj_dim=cfg.head_dim if method in ("byol", "simsiam") else None,

@@ -2,7 +2,9 @@
 
 With the default base width of 64 the layers, names and shapes are exactly torchvision's
 `resnet18` / `resnet50`, so their state dicts load (pass a local file: nothing is downloaded).
-A smaller base width (e.g. 8) gives a tiny ResNet that trains quickly on a CPU.
+A smaller base width (e.g. 8) gives a tiny ResNet that trains quickly on a CPU; "resnet10" (one
+block per stage) with the "small" stem and global max pooling is the small-image, small-finding
+variant the demo uses.
 """
 
 from __future__ import annotations
@@ -13,29 +15,36 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-__all__ = ["BACKBONES", "ResNetEncoder", "build_backbone", "load_backbone_weights", "clean_state_dict"]
+__all__ = ["BACKBONES", "POOLS", "STEMS", "ResNetEncoder", "build_backbone", "load_backbone_weights", "clean_state_dict"]
 
-BACKBONES = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet50": (Bottleneck, (3, 4, 6, 3))}
+BACKBONES = {"resnet10": (BasicBlock, (1, 1, 1, 1)), "resnet18": (BasicBlock, (2, 2, 2, 2)),
+             "resnet50": (Bottleneck, (3, 4, 6, 3))}
 
 
-#: "imagenet": torchvision's 7x7 stride-2 conv + max-pool; "small": 3x3 stride-1 conv, no pool.
-STEMS = ("imagenet", "small")
+#: "imagenet": torchvision's 7x7 stride-2 conv + 3x3 stride-2 max-pool (stride 4);
+#: "small": 3x3 stride-1 conv, no pool (stride 1); "small-pool": 3x3 stride-1 conv + 2x2 max-pool (stride 2).
+STEMS = ("imagenet", "small", "small-pool")
+#: Global pooling of the last feature map: "avg" (torchvision's) or "max".
+POOLS = ("avg", "max")
 
 
 class ResNetEncoder(nn.Module):
     """torchvision's ResNet without its classifier: images (N, C, H, W) -> features (N, feature_dim)."""
 
-    def __init__(self, name: str = "resnet18", in_channels: int = 1, width: int | None = None, stem: str = "imagenet") -> None:
+    def __init__(self, name: str = "resnet18", in_channels: int = 1, width: int | None = None, stem: str = "imagenet",
+                 pool: str = "avg") -> None:
         super().__init__()
         if name not in BACKBONES:
             raise ValueError(f"backbone must be one of {sorted(BACKBONES)}, got {name!r}")
         if stem not in STEMS:
             raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+        if pool not in POOLS:
+            raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
         width = 64 if width is None else int(width)
         if width < 1 or in_channels < 1:
             raise ValueError(f"width and in_channels must be positive, got {width} and {in_channels}")
         block, layers = BACKBONES[name]
-        self.name, self.in_channels, self.width, self.stem = name, in_channels, width, stem
+        self.name, self.in_channels, self.width, self.stem, self.pool = name, in_channels, width, stem, pool
         self.inplanes = width
         self.dilation, self.groups, self.base_width = 1, 1, 64
         self._norm_layer = nn.BatchNorm2d
@@ -46,14 +55,17 @@ class ResNetEncoder(nn.Module):
             # Small images (CIFAR-style, as in SimCLR): a 7x7/2 conv plus max-pool would erase
             # findings only a few pixels across before the first residual block sees them.
             self.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=1, padding=1, bias=False)
-            self.maxpool = nn.Identity()
+            # The 2x2 max-pool keeps a dot's peak response while quartering the cost of every later layer.
+            self.maxpool = nn.MaxPool2d(kernel_size=2, stride=2) if stem == "small-pool" else nn.Identity()
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.layer1 = self._make_layer(block, width, layers[0])
         self.layer2 = self._make_layer(block, width * 2, layers[1], stride=2)
         self.layer3 = self._make_layer(block, width * 4, layers[2], stride=2)
         self.layer4 = self._make_layer(block, width * 8, layers[3], stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        # Max pooling answers "is the pattern anywhere in the image": a finding a few pixels across
+        # is diluted away by averaging over a background that covers 99% of the map.
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1)) if pool == "avg" else nn.AdaptiveMaxPool2d((1, 1))
         self.feature_dim = width * 8 * block.expansion
         for m in self.modules():  # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
@@ -138,9 +150,10 @@ def build_backbone(
     width: int | None = None,
     weights: str | Path | None = None,
     stem: str = "imagenet",
+    pool: str = "avg",
 ) -> ResNetEncoder:
     """A ResNet encoder; `weights` is an optional local state-dict file."""
-    model = ResNetEncoder(name, in_channels, width, stem)
+    model = ResNetEncoder(name, in_channels, width, stem, pool)
     if weights is not None:
         load_backbone_weights(model, weights)
     return model

@@ -45,9 +45,12 @@ class TrainConfig:
     proj_dim: int | None = _f(None, "projector output size (default MoCo/SimCLR 128, BYOL 256, SimSiam 2048)")
     hidden_dim: int | None = _f(None, "projector hidden size (default MoCo/SimCLR the feature size, BYOL 4096, SimSiam 2048)")
     # model
-    backbone: str = _f("resnet18", "encoder architecture", choices=("resnet18", "resnet50"))
-    stem: str = _f("imagenet", "first layers: 'imagenet' (7x7 stride-2 conv + max-pool, torchvision's) or 'small' "
-                   "(3x3 stride-1 conv, no pool; keeps small findings in low-resolution images)", choices=("imagenet", "small"))
+    backbone: str = _f("resnet18", "encoder architecture (resnet10: one block per stage, for small images)", choices=("resnet10", "resnet18", "resnet50"))
+    stem: str = _f("imagenet", "first layers: 'imagenet' (7x7 stride-2 conv + max-pool, torchvision's), 'small' "
+                   "(3x3 stride-1 conv, no pool; keeps small findings in low-resolution images) or 'small-pool' "
+                   "('small' plus a 2x2 max-pool: a quarter of the cost)", choices=("imagenet", "small", "small-pool"))
+    pool: str = _f("avg", "global pooling of the last feature map: 'avg' (torchvision's) or 'max' (keeps a small finding's "
+                   "response instead of averaging it away over the background)", choices=("avg", "max"))
     width: int | None = _f(None, "ResNet base channels (default 64 = torchvision's; e.g. 8 for a tiny fast CPU model)")
     pretrained: str | None = _f(None, "local state-dict file to initialise the backbone (nothing is downloaded)")
     # optimisation
@@ -79,8 +82,12 @@ class TrainConfig:
             bad("a manifest is required")
         if self.method not in METHOD_NAMES:
             bad(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
-        if self.stem not in ("imagenet", "small"):
-            bad(f"stem must be 'imagenet' or 'small', got {self.stem!r}")
+        if self.stem not in ("imagenet", "small", "small-pool"):
+            bad(f"stem must be 'imagenet', 'small' or 'small-pool', got {self.stem!r}")
+        if self.pool not in ("avg", "max"):
+            bad(f"pool must be 'avg' or 'max', got {self.pool!r}")
+        if self.backbone not in ("resnet10", "resnet18", "resnet50"):
+            bad(f"backbone must be resnet10, resnet18 or resnet50, got {self.backbone!r}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.gaze and self.pairs is None:

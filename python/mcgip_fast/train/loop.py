@@ -24,7 +24,7 @@ from mcgip_fast.train.positives import PositiveLookup
 __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosine_schedule"]
 
 #: Options that must not change between a run and its resume.
-RESUME_KEYS = ("method", "gaze", "backbone", "stem", "width", "in_channels", "image_size", "batch_size", "queue_size",
+RESUME_KEYS = ("method", "gaze", "backbone", "stem", "pool", "width", "in_channels", "image_size", "batch_size", "queue_size",
                "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys")
 
 
@@ -176,7 +176,7 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
 
-    backbone = build_backbone(cfg.backbone, cfg.in_channels, cfg.width, cfg.pretrained, stem=cfg.stem)
+    backbone = build_backbone(cfg.backbone, cfg.in_channels, cfg.width, cfg.pretrained, stem=cfg.stem, pool=cfg.pool)
     method = build_method(cfg, backbone, lookup).to(device)
     optimizer = _optimizer(cfg, method.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(total_steps, cfg.warmup_steps))
@@ -319,7 +319,7 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
     if info.is_main:
         save_encoder(encoder_path, method.backbone)
         (out_dir / "encoder.json").write_text(json.dumps({
-            "backbone": cfg.backbone, "stem": cfg.stem, "width": cfg.width, "in_channels": cfg.in_channels, "image_size": cfg.image_size,
+            "backbone": cfg.backbone, "stem": cfg.stem, "pool": cfg.pool, "width": cfg.width, "in_channels": cfg.in_channels, "image_size": cfg.image_size,
             "method": cfg.method, "gaze": cfg.gaze, "steps": global_step}, indent=2))
         plot_path = _plot_losses(losses, out_dir / "loss.png", f"{cfg.method}{' + gaze' if cfg.gaze else ' baseline'}")
     if info.world_size > 1:
