@@ -46,9 +46,14 @@ def test_quick_demo_results_are_consistent(quick_report):
     assert runs == {"moco baseline", "moco +McGIP", "simsiam baseline", "simsiam +McGIP", "moco +McGIP (uninformative gaze)",
                     "moco +oracle positives (labels)"}
     assert set(rows["probe"]) == {"linear", "knn"}
-    # every run is probed once per evaluation seed and probe
+    # every run is probed once per evaluation seed and probe; the headline runs once per pre-training seed too
     counts = rows.groupby(["run", "probe"]).size()
-    assert (counts == len(cfg.eval_seeds)).all()
+    headline = counts.index.get_level_values("run").isin(["moco baseline", "moco +McGIP"])
+    assert len(cfg.pretrain_seeds) > 1
+    assert (counts[headline] == len(cfg.eval_seeds) * len(cfg.pretrain_seeds)).all()
+    assert (counts[~headline] == len(cfg.eval_seeds)).all()
+    seeds = rows.groupby("run")["pretrain_seed"].nunique()
+    assert seeds["moco +McGIP"] == len(cfg.pretrain_seeds) and seeds["simsiam +McGIP"] == 1
     assert rows["accuracy"].between(0, 1).all()
 
     mining = pd.read_csv(out / "mining.csv")

@@ -160,12 +160,20 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     L += [f"- {line}" for line in verdict_lines(result)] or ["- (no training runs)"]
     if result.study is not None:
         L.append(f"- Real data: {result.study.verdict()}.")
+    seeds = ", ".join(map(str, cfg.pretrain_seeds))
+    if len(cfg.pretrain_seeds) == 1:
+        pre = (f"; every encoder was pre-trained once (seed {cfg.pretrain_seeds[0]}), so the std does not include "
+               "pre-training variance.")
+    elif cfg.all_runs_every_seed:
+        pre = f" x {len(cfg.pretrain_seeds)} pre-training seeds ({seeds})."
+    else:
+        first = "moco" if "moco" in cfg.methods else cfg.methods[0]
+        pre = (f" x {len(cfg.pretrain_seeds)} pre-training seeds ({seeds}) for the headline runs ({first} baseline and "
+               f"+McGIP), so their std includes pre-training variance; the other runs were pre-trained once "
+               f"(seed {cfg.pretrain_seeds[0]}) and are compared on that seed.")
     std_note = (
         f"Each mean ± std is over {len(cfg.eval_seeds)} evaluation seeds (each its own stratified 70/30 split of the "
-        f"{cfg.n_images} images and probe fit)"
-        + (f" x {len(cfg.pretrain_seeds)} pre-training seeds." if len(cfg.pretrain_seeds) > 1 else
-           f"; every encoder was pre-trained once (seed {cfg.pretrain_seeds[0]}), so the std does not include "
-           "pre-training variance.")
+        f"{cfg.n_images} images and probe fit)" + pre
     )
     L += ["", std_note, ""]
 
@@ -207,10 +215,12 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     # training
     L += ["", "## 3. Pre-training and probes", ""]
     L += [
-        f"ResNet-18 with base width {cfg.width} (torchvision blocks, 1 input channel), {cfg.image_size} px crops "
+        f"{cfg.backbone} with base width {cfg.width} (torchvision blocks, 1 input channel, {cfg.stem} stem, global "
+        f"{cfg.pool} pooling), {cfg.image_size} px crops "
         f"(random resized crop, min scale {cfg.crop_min_scale}), {cfg.epochs} epochs, batch {cfg.batch_size}, {cfg.optimizer} lr {cfg.lr}"
         + (f", MoCo queue {cfg.queue_size} and key momentum {cfg.moco_momentum}" if "moco" in cfg.methods else "")
         + (f", BYOL/SimSiam heads of {cfg.head_dim}" if {"byol", "simsiam"} & set(cfg.methods) else "")
+        + f", multi-positive loss averaged per {cfg.loss_average}"
         + (f", other options {cfg.train_options}" if cfg.train_options else "")
         + ". Baseline and +McGIP differ only in the gaze positives.",
         "",
