@@ -102,6 +102,10 @@ def test_bad_demo_config():
         DemoConfig(eval_seeds=()).validate()
     with pytest.raises(ValueError, match="k must be at least 1"):
         DemoConfig(k=0).validate()
+    with pytest.raises(ValueError, match="pool must be one of"):
+        DemoConfig(pool="sum").validate()
+    with pytest.raises(ValueError, match="stem must be one of"):
+        DemoConfig(stem="big").validate()
 
 
 def test_cli_rejects_bad_seed_list(capsys):

@@ -49,6 +49,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", type=_names, default=None, help=f"methods, comma-separated (default {','.join(d.methods)})")
     p.add_argument("--pretrain-seeds", type=_ints, default=None, help=f"pre-training seeds, e.g. 0,1,2 (default {','.join(map(str, d.pretrain_seeds))})")
     p.add_argument("--eval-seeds", type=_ints, default=None, help=f"evaluation seeds (default {','.join(map(str, d.eval_seeds))})")
+    p.add_argument("--k", type=int, default=None, help=f"top-k most gaze-similar images mined per image (default {d.k})")
+    p.add_argument("--backbone", choices=["resnet10", "resnet18", "resnet50"], default=None, help=f"encoder (default {d.backbone})")
+    p.add_argument("--stem", choices=["imagenet", "small", "small-pool"], default=None, help=f"encoder stem (default {d.stem})")
+    p.add_argument("--pool", choices=["avg", "max"], default=None, help=f"encoder global pooling (default {d.pool})")
+    p.add_argument("--loss-average", choices=["anchor", "batch"], default=None,
+                   help=f"average the multi-positive loss per anchor or over the batch (default {d.loss_average})")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {d.lr:g})")
     p.add_argument("--no-control", action="store_true", help="skip the uninformative-gaze control run")
     p.add_argument("--no-oracle", action="store_true", help="skip the diagnostic run with same-class positives from the labels")
     p.add_argument("--no-study", action="store_true", help="skip the real-data study")
@@ -64,7 +71,9 @@ def _config(args: argparse.Namespace):
                      progress=args.progress, control=not args.no_control, oracle=not args.no_oracle,
                      study=not args.no_study)
     for arg, key in (("n_images", "n_images"), ("informativeness", "informativeness"), ("epochs", "epochs"),
-                     ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds")):
+                     ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds"),
+                     ("k", "k"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
+                     ("loss_average", "loss_average"), ("lr", "lr")):
         v = getattr(args, arg)
         if v is not None:
             overrides[key] = v

@@ -81,7 +81,7 @@ class DemoConfig:
     # The headline comparison (the first method's baseline and +McGIP) is pre-trained with every seed,
     # so its std includes pre-training variance; the other runs use the first seed unless
     # `all_runs_every_seed` (each run costs about a minute on 2 cores).
-    pretrain_seeds: tuple[int, ...] = (0, 1)
+    pretrain_seeds: tuple[int, ...] = (0, 1, 2)
     all_runs_every_seed: bool = False
     train_options: dict[str, Any] = field(default_factory=dict)
     # evaluation
@@ -112,6 +112,11 @@ class DemoConfig:
         for m in self.methods:
             if m not in ("moco", "byol", "simsiam", "simclr"):
                 raise ValueError(f"unknown method {m!r}; choose from moco, byol, simsiam, simclr")
+        for name, value, allowed in (("backbone", self.backbone, ("resnet10", "resnet18", "resnet50")),
+                                     ("stem", self.stem, ("imagenet", "small", "small-pool")),
+                                     ("pool", self.pool, ("avg", "max")), ("loss_average", self.loss_average, ("anchor", "batch"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if not self.eval_seeds:
             raise ValueError("at least one evaluation seed is needed")
         if not self.pretrain_seeds:

@@ -1,0 +1,92 @@
+"""One MoCo v2 pre-training run of the demo's ablation, with probes; appends a line to a results file.
+
+The demo's training recipe (resnet10, 'small-pool' stem, global max pooling, McGIP's batch-averaged
+loss over the top-100 MultiMatch neighbours, 40 epochs, Adam 3e-3) was found with runs like these;
+benchmarks/README.md lists them. Each run takes one to three minutes on one core.
+
+    python benchmarks/demo_ablation.py NAME kind=baseline|mcgip|oracle [info=0.0] [k=100] [TrainConfig option=value ...]
+
+kind=mcgip mines top-k MultiMatch positives from the archive's gaze (info=0.0: from the
+uninformative twin, the same images); kind=oracle takes k same-class partners from the labels.
+Output: linear / kNN@20 probe accuracy, mean ± std over evaluation splits 0, 1, 2.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _value(text: str):
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+    from mcgip_fast.eval import evaluate_encoder
+    from mcgip_fast.mining import mine
+    from mcgip_fast.report.demo import oracle_pairs, pair_precision
+    from mcgip_fast.synth import SynthArchive, SynthConfig, generate
+    from mcgip_fast.train import TrainConfig, train
+
+    name, opts = argv[0], dict(a.split("=", 1) for a in argv[1:])
+    work = Path(opts.pop("work", "/tmp/mcgip_ablation"))
+    img, n, info = int(opts.pop("img", 64)), int(opts.pop("n", 800)), float(opts.pop("info", 0.9))
+    kind, k = opts.pop("kind", "baseline"), int(opts.pop("k", 100))
+    root = work / f"archive_{img}_{n}_{info:g}"
+    arch = SynthArchive.open(root) if (root / "meta.json").exists() else generate(
+        root, SynthConfig(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
+    labels = arch.labels()["label"].to_numpy()
+    pairs_path = None
+    if kind == "mcgip":
+        pairs_path = root / f"pairs_multimatch_top{k}.npz"
+        if not pairs_path.exists():
+            pairs = mine(arch.gaze(), "multimatch", "topk", k=k)
+            pairs.save(pairs_path)
+            print("pair precision", pair_precision(pairs, labels))
+    elif kind == "oracle":
+        pairs_path = oracle_pairs(arch.manifest()["image_id"].to_numpy(), labels, k, 0).save(root / f"oracle_{k}.npz")
+    elif kind != "baseline":
+        raise SystemExit(f"kind must be baseline, mcgip or oracle, got {kind!r}")
+    options = dict(image_size=img, backbone="resnet10", stem="small-pool", pool="max", loss_average="batch", width=8,
+                   epochs=40, batch_size=32, queue_size=256, optimizer="adam", lr=3e-3, crop_min_scale=0.5, momentum=0.99,
+                   method="moco", seed=0)
+    options.update({key: _value(v) for key, v in opts.items()})
+    t0 = time.perf_counter()
+    res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
+                            gaze=pairs_path is not None, device="cpu", out_dir=str(work / "runs" / name), progress=False,
+                            checkpoint_every=10**9, **options))
+    seconds = time.perf_counter() - t0
+    lin, knn = [], []
+    for s in (0, 1, 2):
+        df = evaluate_encoder(res.encoder_path, arch.manifest_path, labels=arch.labels_path, probes=("linear", "knn"),
+                              seeds=(s,), split_seed=s, image_size=options["image_size"], knn_k=(20,), device="cpu")
+        acc = df.set_index("probe")["accuracy"]
+        lin.append(acc["linear"])
+        knn.append(acc["knn@20"])
+    line = (f"{name}: kind={kind} info={info:g} k={k} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
+            f"knn {np.mean(knn):.3f}±{np.std(knn, ddof=1):.3f} train {seconds:.0f}s on {torch.get_num_threads()} thread(s)")
+    print(line)
+    with open(work / "results.txt", "a") as f:
+        f.write(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
