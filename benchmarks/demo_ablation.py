@@ -6,7 +6,7 @@ benchmarks/README.md lists them. Each run takes one to three minutes on one core
 
     python benchmarks/demo_ablation.py NAME kind=baseline|mcgip|oracle [info=0.0] [k=100] [TrainConfig option=value ...]
 
-kind=mcgip mines top-k MultiMatch positives from the archive's gaze (info=0.0: from the
+kind=mcgip mines top-k MultiMatch positives (rule=mutual: mutual top-k) from the archive's gaze (info=0.0: from the
 uninformative twin, the same images); kind=oracle takes k same-class partners from the labels.
 Output: linear / kNN@20 probe accuracy, mean ± std over evaluation splits 0, 1, 2.
 """
@@ -48,16 +48,16 @@ def main(argv: list[str]) -> int:
     name, opts = argv[0], dict(a.split("=", 1) for a in argv[1:])
     work = Path(opts.pop("work", "/tmp/mcgip_ablation"))
     img, n, info = int(opts.pop("img", 64)), int(opts.pop("n", 800)), float(opts.pop("info", 0.9))
-    kind, k = opts.pop("kind", "baseline"), int(opts.pop("k", 100))
+    kind, k, rule = opts.pop("kind", "baseline"), int(opts.pop("k", 100)), opts.pop("rule", "topk")
     root = work / f"archive_{img}_{n}_{info:g}"
     arch = SynthArchive.open(root) if (root / "meta.json").exists() else generate(
         root, SynthConfig(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
     labels = arch.labels()["label"].to_numpy()
     pairs_path = None
     if kind == "mcgip":
-        pairs_path = root / f"pairs_multimatch_top{k}.npz"
+        pairs_path = root / f"pairs_multimatch_{rule}{k}.npz"
         if not pairs_path.exists():
-            pairs = mine(arch.gaze(), "multimatch", "topk", k=k)
+            pairs = mine(arch.gaze(), "multimatch", rule, k=k)
             pairs.save(pairs_path)
             print("pair precision", pair_precision(pairs, labels))
     elif kind == "oracle":
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
         acc = df.set_index("probe")["accuracy"]
         lin.append(acc["linear"])
         knn.append(acc["knn@20"])
-    line = (f"{name}: kind={kind} info={info:g} k={k} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
+    line = (f"{name}: kind={kind} info={info:g} rule={rule} k={k} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
             f"knn {np.mean(knn):.3f}±{np.std(knn, ddof=1):.3f} train {seconds:.0f}s on {torch.get_num_threads()} thread(s)")
     print(line)
     with open(work / "results.txt", "a") as f:

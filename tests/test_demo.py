@@ -104,6 +104,8 @@ def test_bad_demo_config():
         DemoConfig(k=0).validate()
     with pytest.raises(ValueError, match="pool must be one of"):
         DemoConfig(pool="sum").validate()
+    with pytest.raises(ValueError, match="rule must be 'topk' or 'mutual'"):
+        DemoConfig(rule="threshold").validate()
     with pytest.raises(ValueError, match="stem must be one of"):
         DemoConfig(stem="big").validate()
 

@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--pretrain-seeds", type=_ints, default=None, help=f"pre-training seeds, e.g. 0,1,2 (default {','.join(map(str, d.pretrain_seeds))})")
     p.add_argument("--eval-seeds", type=_ints, default=None, help=f"evaluation seeds (default {','.join(map(str, d.eval_seeds))})")
     p.add_argument("--k", type=int, default=None, help=f"top-k most gaze-similar images mined per image (default {d.k})")
+    p.add_argument("--rule", choices=["topk", "mutual"], default=None, help=f"mining rule: top-k union or mutual top-k (default {d.rule})")
     p.add_argument("--backbone", choices=["resnet10", "resnet18", "resnet50"], default=None, help=f"encoder (default {d.backbone})")
     p.add_argument("--stem", choices=["imagenet", "small", "small-pool"], default=None, help=f"encoder stem (default {d.stem})")
     p.add_argument("--pool", choices=["avg", "max"], default=None, help=f"encoder global pooling (default {d.pool})")
@@ -72,7 +73,7 @@ def _config(args: argparse.Namespace):
                      study=not args.no_study)
     for arg, key in (("n_images", "n_images"), ("informativeness", "informativeness"), ("epochs", "epochs"),
                      ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds"),
-                     ("k", "k"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
+                     ("k", "k"), ("rule", "rule"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
                      ("loss_average", "loss_average"), ("lr", "lr")):
         v = getattr(args, arg)
         if v is not None:

@@ -53,7 +53,10 @@ class DemoConfig:
     train_scheme: str = "multimatch"
     # A class is a quarter of the archive; the k = 100 most similar scanpaths (1/8 of it) give every
     # image enough positives in each batch and queue to pull its class together (top-5 gave too few).
+    # "mutual" keeps a pair only if each is in the other's top-k: fewer, cleaner positives (precision
+    # 0.64 vs 0.56 for the union), and +McGIP then gained on every pre-training seed tried.
     k: int = 100
+    rule: str = "mutual"
     score_sample: int = 4000
     # training
     methods: tuple[str, ...] = ("moco", "simsiam")
@@ -121,9 +124,15 @@ class DemoConfig:
             raise ValueError("at least one evaluation seed is needed")
         if not self.pretrain_seeds:
             raise ValueError("at least one pre-training seed is needed")
+        if self.rule not in ("topk", "mutual"):
+            raise ValueError(f"rule must be 'topk' or 'mutual', got {self.rule!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
         return self
+
+    @property
+    def rule_name(self) -> str:
+        return f"mutual top-{self.k}" if self.rule == "mutual" else f"top-{self.k}"
 
     @property
     def work_dir(self) -> Path:
@@ -328,13 +337,13 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     for scheme in cfg.schemes:
         with _stage(result, f"mine ({scheme})", log):
             t0 = time.perf_counter()
-            pairs = mine(gaze, scheme, "topk", k=cfg.k, scheme_options=_scheme_options(scheme) or None,
+            pairs = mine(gaze, scheme, cfg.rule, k=cfg.k, scheme_options=_scheme_options(scheme) or None,
                          threads=cfg.threads, progress=cfg.progress)
             dt = time.perf_counter() - t0
             path = pairs.save(work / f"pairs_{scheme}.npz")
             pair_files[scheme] = path
             prec, n_pairs = pair_precision(pairs, labels)
-            rows.append(dict(archive="informative", scheme=scheme, rule=f"top-{cfg.k}", pairs=n_pairs, precision=prec,
+            rows.append(dict(archive="informative", scheme=scheme, rule=cfg.rule_name, pairs=n_pairs, precision=prec,
                              chance=chance, lift=prec / chance if chance else float("nan"), seconds=dt,
                              mean_degree=float(pairs.degrees().mean())))
             if cfg.score_sample:
@@ -343,12 +352,12 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     if control is not None:
         with _stage(result, f"mine ({cfg.train_scheme}, uninformative twin)", log):
             t0 = time.perf_counter()
-            pairs = mine(control.gaze(), cfg.train_scheme, "topk", k=cfg.k,
+            pairs = mine(control.gaze(), cfg.train_scheme, cfg.rule, k=cfg.k,
                          scheme_options=_scheme_options(cfg.train_scheme) or None, threads=cfg.threads)
             dt = time.perf_counter() - t0
             control_pairs = pairs.save(work / f"pairs_{cfg.train_scheme}_uninformative.npz")
             prec, n_pairs = pair_precision(pairs, labels)
-            rows.append(dict(archive="uninformative", scheme=cfg.train_scheme, rule=f"top-{cfg.k}", pairs=n_pairs,
+            rows.append(dict(archive="uninformative", scheme=cfg.train_scheme, rule=cfg.rule_name, pairs=n_pairs,
                              precision=prec, chance=chance, lift=prec / chance if chance else float("nan"), seconds=dt,
                              mean_degree=float(pairs.degrees().mean())))
     result.mining = pd.DataFrame(rows)

@@ -199,7 +199,10 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     L += ["", "## 2. Mined positive pairs", ""]
     if result.mining is not None and len(result.mining):
         L += [
-            f"Rule: each image's top-{cfg.k} most gaze-similar images (union, symmetric). Precision = share of mined "
+            (f"Rule: pairs of images that are each in the other's top-{cfg.k} most gaze-similar images (mutual). "
+             if cfg.rule == "mutual" else
+             f"Rule: each image's top-{cfg.k} most gaze-similar images (union, symmetric). ")
+            + "Precision = share of mined "
             "pairs that are same-class (hidden labels); chance = the same share for random pairs.",
             "",
             "| gaze | scheme | pairs | precision | chance | lift | time (s) |",
