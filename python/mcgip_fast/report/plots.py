@@ -137,7 +137,7 @@ def plot_probe_bars(summary: pd.DataFrame, path: Path, chance: float | None = No
     lo = np.nanmin(summary["accuracy_mean"] - summary["accuracy_std"].fillna(0))
     ax.set_ylim(max(0.0, min(lo, chance or lo) - 0.05), min(1.0, np.nanmax(summary["accuracy_mean"]) + 0.08))
     ax.legend(fontsize=7, ncol=2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title("Frozen-encoder probes (mean ± std over evaluation seeds)", fontsize=9)
+    ax.set_title("Frozen-encoder probes (mean ± std over pre-training x evaluation seeds)", fontsize=9)
     return _save(fig, path)
 
 
