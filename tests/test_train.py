@@ -89,6 +89,18 @@ def test_resume_refuses_changed_options_and_missing_checkpoint(data, tmp_path):
         train(cfg_for(data, tmp_path, batch_size=8, queue_size=16, resume=True))
 
 
+def test_checkpoint_from_before_an_option_existed_resumes_with_its_default(data, tmp_path):
+    train(cfg_for(data, tmp_path, max_steps=2, epochs=2))
+    path = tmp_path / "checkpoint.pt"
+    ck = torch.load(path, weights_only=True)
+    del ck["config"]["pool"]  # written before `pool` was an option: it had the default, "avg"
+    torch.save(ck, path)
+    with pytest.raises(ValueError, match="options changed.*pool 'avg' -> 'max'"):
+        train(cfg_for(data, tmp_path, max_steps=3, epochs=2, pool="max", resume=True))
+    resumed = train(cfg_for(data, tmp_path, max_steps=3, epochs=2, resume=True))
+    assert resumed.steps == 3
+
+
 def test_manifest_in_another_order_is_aligned_by_id(data, tmp_path):
     manifest, pairs = data
     df = pd.read_csv(manifest)

@@ -26,6 +26,7 @@ def _names(text: str) -> tuple[str, ...]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from mcgip_fast.report.demo import DemoConfig
+    from mcgip_fast.train.config import BACKBONE_NAMES, LOSS_AVERAGES, POOL_NAMES, STEM_NAMES
 
     d = DemoConfig()
     p = subparsers.add_parser(
@@ -51,10 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-seeds", type=_ints, default=None, help=f"evaluation seeds (default {','.join(map(str, d.eval_seeds))})")
     p.add_argument("--k", type=int, default=None, help=f"top-k most gaze-similar images mined per image (default {d.k})")
     p.add_argument("--rule", choices=["topk", "mutual"], default=None, help=f"mining rule: top-k union or mutual top-k (default {d.rule})")
-    p.add_argument("--backbone", choices=["resnet10", "resnet18", "resnet50"], default=None, help=f"encoder (default {d.backbone})")
-    p.add_argument("--stem", choices=["imagenet", "small", "small-pool"], default=None, help=f"encoder stem (default {d.stem})")
-    p.add_argument("--pool", choices=["avg", "max"], default=None, help=f"encoder global pooling (default {d.pool})")
-    p.add_argument("--loss-average", choices=["anchor", "batch"], default=None,
+    p.add_argument("--backbone", choices=BACKBONE_NAMES, default=None, help=f"encoder (default {d.backbone})")
+    p.add_argument("--stem", choices=STEM_NAMES, default=None, help=f"encoder stem (default {d.stem})")
+    p.add_argument("--pool", choices=POOL_NAMES, default=None, help=f"encoder global pooling (default {d.pool})")
+    p.add_argument("--loss-average", choices=LOSS_AVERAGES, default=None,
                    help=f"average the multi-positive loss per anchor or over the batch (default {d.loss_average})")
     p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default {d.lr:g})")
     p.add_argument("--no-control", action="store_true", help="skip the uninformative-gaze control run")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mcgip_fast.train.config import BACKBONE_NAMES
+
 EXAMPLES = """examples:
   mcgip eval --encoder runs/train/encoder.pt --manifest images.csv
   mcgip eval --encoder runs/train/encoder.pt --manifest images.csv --budgets 1% 10% 100% --seeds 0 1 2 --out results.csv
@@ -63,7 +65,7 @@ def register(subparsers) -> None:
                    help="fractions of the training labels to use, e.g. 1%% 10%% 100%% or 0.01 0.1 1 (default: 100%%)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds for label subsets and probes; metrics are mean ± std over them (default: 0 1 2)")
     p.add_argument("--image-size", type=int, default=None, help="input side in pixels (default: the training run's, from encoder.json beside the encoder, else 224)")
-    p.add_argument("--backbone", choices=["resnet10", "resnet18", "resnet50"], default=None, help="check the encoder is this architecture (default: read from the weights)")
+    p.add_argument("--backbone", choices=BACKBONE_NAMES, default=None, help="check the encoder is this architecture (default: read from the weights)")
     p.add_argument("--width", type=int, default=None, help="check the encoder's base width (default: read from the weights)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] for feature extraction and fine-tuning (default: cpu)")
     p.add_argument("--finetune", action="store_true", help="also fine-tune the whole backbone with a linear head")

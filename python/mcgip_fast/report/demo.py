@@ -115,9 +115,10 @@ class DemoConfig:
         for m in self.methods:
             if m not in ("moco", "byol", "simsiam", "simclr"):
                 raise ValueError(f"unknown method {m!r}; choose from moco, byol, simsiam, simclr")
-        for name, value, allowed in (("backbone", self.backbone, ("resnet10", "resnet18", "resnet50")),
-                                     ("stem", self.stem, ("imagenet", "small", "small-pool")),
-                                     ("pool", self.pool, ("avg", "max")), ("loss_average", self.loss_average, ("anchor", "batch"))):
+        from mcgip_fast.train.config import BACKBONE_NAMES, LOSS_AVERAGES, POOL_NAMES, STEM_NAMES
+
+        for name, value, allowed in (("backbone", self.backbone, BACKBONE_NAMES), ("stem", self.stem, STEM_NAMES),
+                                     ("pool", self.pool, POOL_NAMES), ("loss_average", self.loss_average, LOSS_AVERAGES)):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if not self.eval_seeds:

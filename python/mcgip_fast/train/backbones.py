@@ -3,8 +3,8 @@
 With the default base width of 64 the layers, names and shapes are exactly torchvision's
 `resnet18` / `resnet50`, so their state dicts load (pass a local file: nothing is downloaded).
 A smaller base width (e.g. 8) gives a tiny ResNet that trains quickly on a CPU; "resnet10" (one
-block per stage) with the "small" stem and global max pooling is the small-image, small-finding
-variant the demo uses.
+block per stage) with the "small-pool" stem and global max pooling is the small-image,
+small-finding variant the demo uses.
 """
 
 from __future__ import annotations
@@ -15,17 +15,14 @@ import torch
 import torch.nn as nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from mcgip_fast.train.config import POOL_NAMES as POOLS
+from mcgip_fast.train.config import STEM_NAMES as STEMS
+
 __all__ = ["BACKBONES", "POOLS", "STEMS", "ResNetEncoder", "build_backbone", "load_backbone_weights", "clean_state_dict"]
 
 BACKBONES = {"resnet10": (BasicBlock, (1, 1, 1, 1)), "resnet18": (BasicBlock, (2, 2, 2, 2)),
              "resnet50": (Bottleneck, (3, 4, 6, 3))}
 
-
-#: "imagenet": torchvision's 7x7 stride-2 conv + 3x3 stride-2 max-pool (stride 4);
-#: "small": 3x3 stride-1 conv, no pool (stride 1); "small-pool": 3x3 stride-1 conv + 2x2 max-pool (stride 2).
-STEMS = ("imagenet", "small", "small-pool")
-#: Global pooling of the last feature map: "avg" (torchvision's) or "max".
-POOLS = ("avg", "max")
 
 
 class ResNetEncoder(nn.Module):

@@ -8,10 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "METHOD_NAMES", "OPTIMIZERS"]
+__all__ = ["TrainConfig", "METHOD_NAMES", "OPTIMIZERS", "BACKBONE_NAMES", "STEM_NAMES", "POOL_NAMES", "LOSS_AVERAGES"]
 
 METHOD_NAMES = ("moco", "byol", "simsiam", "simclr")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+# Architecture names live here (torch-free) so configs and CLIs can check them without importing torch.
+BACKBONE_NAMES = ("resnet10", "resnet18", "resnet50")
+#: "imagenet": torchvision's 7x7 stride-2 conv + 3x3 stride-2 max-pool (stride 4);
+#: "small": 3x3 stride-1 conv, no pool (stride 1); "small-pool": 3x3 stride-1 conv + 2x2 max-pool (stride 2).
+STEM_NAMES = ("imagenet", "small", "small-pool")
+#: Global pooling of the last feature map: "avg" (torchvision's) or "max".
+POOL_NAMES = ("avg", "max")
+LOSS_AVERAGES = ("anchor", "batch")
 
 
 def _f(default: Any, help: str, **kw) -> Any:
@@ -45,12 +53,12 @@ class TrainConfig:
     proj_dim: int | None = _f(None, "projector output size (default MoCo/SimCLR 128, BYOL 256, SimSiam 2048)")
     hidden_dim: int | None = _f(None, "projector hidden size (default MoCo/SimCLR the feature size, BYOL 4096, SimSiam 2048)")
     # model
-    backbone: str = _f("resnet18", "encoder architecture (resnet10: one block per stage, for small images)", choices=("resnet10", "resnet18", "resnet50"))
+    backbone: str = _f("resnet18", "encoder architecture (resnet10: one block per stage, for small images)", choices=BACKBONE_NAMES)
     stem: str = _f("imagenet", "first layers: 'imagenet' (7x7 stride-2 conv + max-pool, torchvision's), 'small' "
                    "(3x3 stride-1 conv, no pool; keeps small findings in low-resolution images) or 'small-pool' "
-                   "('small' plus a 2x2 max-pool: a quarter of the cost)", choices=("imagenet", "small", "small-pool"))
+                   "('small' plus a 2x2 max-pool: less than half the cost)", choices=STEM_NAMES)
     pool: str = _f("avg", "global pooling of the last feature map: 'avg' (torchvision's) or 'max' (keeps a small finding's "
-                   "response instead of averaging it away over the background)", choices=("avg", "max"))
+                   "response instead of averaging it away over the background)", choices=POOL_NAMES)
     width: int | None = _f(None, "ResNet base channels (default 64 = torchvision's; e.g. 8 for a tiny fast CPU model)")
     pretrained: str | None = _f(None, "local state-dict file to initialise the backbone (nothing is downloaded)")
     # optimisation
@@ -82,11 +90,11 @@ class TrainConfig:
             bad("a manifest is required")
         if self.method not in METHOD_NAMES:
             bad(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
-        if self.stem not in ("imagenet", "small", "small-pool"):
+        if self.stem not in STEM_NAMES:
             bad(f"stem must be 'imagenet', 'small' or 'small-pool', got {self.stem!r}")
-        if self.pool not in ("avg", "max"):
+        if self.pool not in POOL_NAMES:
             bad(f"pool must be 'avg' or 'max', got {self.pool!r}")
-        if self.backbone not in ("resnet10", "resnet18", "resnet50"):
+        if self.backbone not in BACKBONE_NAMES:
             bad(f"backbone must be resnet10, resnet18 or resnet50, got {self.backbone!r}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
@@ -101,7 +109,7 @@ class TrainConfig:
             bad(f"drop_positive_p must be in [0, 1], got {self.drop_positive_p}")
         if not 0.0 < self.crop_min_scale <= 1.0:
             bad(f"crop_min_scale must be in (0, 1], got {self.crop_min_scale}")
-        if self.loss_average not in ("anchor", "batch"):
+        if self.loss_average not in LOSS_AVERAGES:
             bad(f"loss_average must be 'anchor' or 'batch', got {self.loss_average!r}")
         if self.on_bad_image not in ("error", "skip"):
             bad(f"on_bad_image must be 'error' or 'skip', got {self.on_bad_image!r}")

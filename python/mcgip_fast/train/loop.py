@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -189,10 +190,12 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
     if cfg.resume:
         ckpt = load_checkpoint(ckpt_path)
         saved = ckpt["config"]
-        changed = [k for k in RESUME_KEYS if saved.get(k) != getattr(cfg, k)]
+        # an option missing from an older checkpoint had its default then
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        changed = [k for k in RESUME_KEYS if saved.get(k, defaults[k]) != getattr(cfg, k)]
         if changed:
             raise ValueError(f"cannot resume {ckpt_path}: options changed since it was written: "
-                             + ", ".join(f"{k} {saved.get(k)!r} -> {getattr(cfg, k)!r}" for k in changed))
+                             + ", ".join(f"{k} {saved.get(k, defaults[k])!r} -> {getattr(cfg, k)!r}" for k in changed))
         if ckpt["world_size"] != info.world_size:
             raise ValueError(f"cannot resume {ckpt_path}: it was written by {ckpt['world_size']} processes, now {info.world_size}")
         method.load_state_dict(ckpt["model"])
