@@ -6,7 +6,7 @@ benchmarks/README.md lists them. Each run takes one to three minutes on one core
 
     python benchmarks/demo_ablation.py NAME kind=baseline|mcgip|oracle [info=0.0] [k=100] [TrainConfig option=value ...]
 
-kind=mcgip mines top-k MultiMatch positives (rule=mutual: mutual top-k) from the archive's gaze (info=0.0: from the
+kind=mcgip mines MultiMatch positives with the demo's rule (rule=topk: the top-k union) from the archive's gaze (info=0.0: from the
 uninformative twin, the same images); kind=oracle takes k same-class partners from the labels.
 Output: linear / kNN@20 probe accuracy, mean ± std over evaluation splits 0, 1, 2.
 """
@@ -41,14 +41,15 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     from mcgip_fast.eval import evaluate_encoder
     from mcgip_fast.mining import mine
-    from mcgip_fast.report.demo import oracle_pairs, pair_precision
+    from mcgip_fast.report.demo import DemoConfig, oracle_pairs, pair_precision
     from mcgip_fast.synth import SynthArchive, SynthConfig, generate
     from mcgip_fast.train import TrainConfig, train
 
     name, opts = argv[0], dict(a.split("=", 1) for a in argv[1:])
     work = Path(opts.pop("work", "/tmp/mcgip_ablation"))
     img, n, info = int(opts.pop("img", 64)), int(opts.pop("n", 800)), float(opts.pop("info", 0.9))
-    kind, k, rule = opts.pop("kind", "baseline"), int(opts.pop("k", 100)), opts.pop("rule", "topk")
+    demo = DemoConfig()  # the defaults are the demo's recipe, read from its one definition
+    kind, k, rule = opts.pop("kind", "baseline"), int(opts.pop("k", demo.k)), opts.pop("rule", demo.rule)
     root = work / f"archive_{img}_{n}_{info:g}"
     arch = SynthArchive.open(root) if (root / "meta.json").exists() else generate(
         root, SynthConfig(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
@@ -64,9 +65,10 @@ def main(argv: list[str]) -> int:
         pairs_path = oracle_pairs(arch.manifest()["image_id"].to_numpy(), labels, k, 0).save(root / f"oracle_{k}.npz")
     elif kind != "baseline":
         raise SystemExit(f"kind must be baseline, mcgip or oracle, got {kind!r}")
-    options = dict(image_size=img, backbone="resnet10", stem="small-pool", pool="max", loss_average="batch", width=8,
-                   epochs=40, batch_size=32, queue_size=256, optimizer="adam", lr=3e-3, crop_min_scale=0.5, momentum=0.99,
-                   method="moco", seed=0)
+    options = dict(image_size=img, backbone=demo.backbone, stem=demo.stem, pool=demo.pool, loss_average=demo.loss_average,
+                   width=demo.width, epochs=demo.epochs, batch_size=demo.batch_size, queue_size=demo.queue_size,
+                   optimizer=demo.optimizer, lr=demo.lr, crop_min_scale=demo.crop_min_scale, momentum=demo.moco_momentum,
+                   method="moco", seed=demo.pretrain_seeds[0])
     options.update({key: _value(v) for key, v in opts.items()})
     t0 = time.perf_counter()
     res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
