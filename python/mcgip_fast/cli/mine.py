@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from .gaze_input import add_gaze_arguments, load_gaze
+
 DESCRIPTION = """\
 Mine gaze-positive pairs: score gaze similarity between items (scanpaths, or heatmaps made from
 them), select positives with a rule, and write a sparse pair graph (.parquet or .npz) that
@@ -30,26 +32,7 @@ def register(subparsers) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    inp = p.add_argument_group("input")
-    inp.add_argument(
-        "--gaze", required=True, metavar="PATH",
-        help="gaze archive: a fixation table (.parquet, .csv, .tsv; one row per fixation, columns set by "
-        "--image-col/--x-col/--y-col/--duration-col/--reader-col), a folder of multimatch-gaze fixation "
-        "files (start_x, start_y, duration; one scanpath per file), an .npz of items (arrays 'ids' and "
-        "'heatmaps' or 'codes', for --scheme hu/dhash), a REMoDNaV events file (*_events.tsv; fixations "
-        "cut into scanpaths by --segment), or 'studyforrest' for the embedded real sample",
-    )
-    inp.add_argument("--segment", type=float, metavar="SECONDS", help="REMoDNaV input: cut the event stream into scanpaths of this many seconds (default: the reader's)")
-    inp.add_argument("--screen", nargs=2, type=float, metavar=("W", "H"), help="screen size in pixels (needed by multimatch unless the data layer knows it)")
-    inp.add_argument("--image-col", default="image_id", help="table column with the image id (default: image_id)")
-    inp.add_argument("--x-col", default="x", help="table column with x in screen pixels (default: x)")
-    inp.add_argument("--y-col", default="y", help="table column with y in screen pixels (default: y)")
-    inp.add_argument("--duration-col", default="duration", help="table column with the duration in seconds (default: duration)")
-    inp.add_argument("--reader-col", default=None, help="table column naming the reader; one scanpath per (image, reader)")
-    inp.add_argument(
-        "--short", choices=("keep", "drop", "raise"), default="keep",
-        help="scanpaths with fewer than 3 fixations: keep them (multimatch skips and reports them; default), drop them, or raise",
-    )
+    add_gaze_arguments(p)
 
     sch = p.add_argument_group("scheme (what similarity means; scores are similarities, higher = more similar)")
     sch.add_argument("--scheme", default="multimatch", help="multimatch (scanpaths), hu (heatmap Hu moments) or dhash (heatmap difference hash) (default: multimatch)")
@@ -87,48 +70,6 @@ def register(subparsers) -> None:
     p.set_defaults(run=run_mine)
 
 
-def load_items(args):
-    """Read --gaze into a GazeArchive (or ItemArrays for an .npz of heatmaps/codes)."""
-    import numpy as np
-
-    from mcgip_fast.gaze.archive import GazeArchive
-    from mcgip_fast.mining.schemes import ItemArrays
-
-    screen = tuple(args.screen) if args.screen else None
-    policies = {"short": args.short}
-    if args.gaze == "studyforrest":
-        from mcgip_fast.data import load_studyforrest
-
-        return load_studyforrest(**policies)
-    path = Path(args.gaze)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such gaze file or folder")
-    if path.is_dir():
-        from mcgip_fast.gaze.readers import read_fixation_files
-
-        return read_fixation_files(path, screen=screen, **policies)
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            kind = "codes" if "codes" in z else "heatmaps" if "heatmaps" in z else None
-            if kind is None or "ids" not in z:
-                raise ValueError(f"{path}: an items .npz holds 'ids' and 'heatmaps' or 'codes'; found {sorted(z.files)}")
-            return ItemArrays(z["ids"], z[kind], kind)
-    if path.suffix.lower() in (".tsv", ".csv"):
-        header = path.open().readline().replace(",", "\t").strip().split("\t")
-        if "label" in header and "start_x" in header:
-            from mcgip_fast.gaze.readers import read_remodnav
-
-            return read_remodnav(path, segments=args.segment, screen=screen, **policies)
-        if "start_x" in header and args.image_col not in header:
-            from mcgip_fast.gaze.readers import read_fixation_files
-
-            return read_fixation_files([path], screen=screen, **policies)
-    return GazeArchive.from_table(
-        path, image_col=args.image_col, x_col=args.x_col, y_col=args.y_col, duration_col=args.duration_col,
-        reader_col=args.reader_col, screen=screen, **policies,
-    )
-
-
 def scheme_options(args) -> dict:
     opts = {
         "weights": tuple(args.weights) if args.weights else None,
@@ -155,7 +96,7 @@ def run_mine(args) -> int:
     if out.suffix not in (".parquet", ".npz"):
         raise ValueError(f"--out {out}: pair files end in .parquet or .npz")
     t0 = time.perf_counter()
-    items = load_items(args)
+    items = load_gaze(args)
     print(f"mcgip mine: {len(items)} items from {args.gaze}", file=sys.stderr)
     pairs = mine(
         items, args.scheme, args.rule, k=args.k, threshold=args.threshold, percentile=args.percentile,
