@@ -9,8 +9,16 @@ section (the studyforrest gaze maps and the similarity study).
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from pathlib import Path
+
+
+EXAMPLES = """examples:
+  mcgip demo                                   # the whole job and report/report.md
+  mcgip demo --quick --out report_quick/       # every stage at a tiny size (numbers meaningless)
+  mcgip demo --real-only                       # only the studyforrest gaze maps and study
+"""
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -32,13 +40,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
         help="run the whole pipeline on a synthetic archive and write a report",
-        description=(
+        description=textwrap.fill(
             "Generate a synthetic radiology archive with simulated reader gaze; mine positive pairs with "
             "MultiMatch, Hu moments and dHash (precision against hidden labels); pre-train MoCo v2 and SimSiam, "
             "each as a baseline and with McGIP positives (plus a control with uninformative gaze); probe the "
             "encoders (linear, kNN) over several seeds; run the real-data study on studyforrest; write "
-            "report/report.md with plots. About 15 minutes on 2 CPU cores with the defaults."
+            "report/report.md with plots. About 15 minutes on 2 CPU cores with the defaults.",
+            width=80,
         ),
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", type=Path, default=Path("report"), help="report folder (default: report/)")
     p.add_argument("--work", type=Path, default=None, help="folder for the archive, pairs and runs (default: <out>/work)")

@@ -20,7 +20,7 @@ atomically; a killed run continues with --resume and gives byte-identical output
 depend on --threads or on the engine.
 
 Example:
-  mcgip mine --gaze fixations.parquet --scheme multimatch --rule topk --k 5 --out pairs.parquet
+  mcgip mine --gaze fixations.parquet --screen 1920 1080 --scheme multimatch --rule topk --k 5 --out pairs.parquet
   mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
 """
 
