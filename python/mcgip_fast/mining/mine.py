@@ -203,6 +203,13 @@ def mine(
         ValueError: unknown scheme, rule or engine; k <= 0; threshold outside the score range;
             an empty archive or one with fewer than 2 scorable items; a work directory from a
             different run; a corrupt tile file.
+
+    Example:
+        >>> import mcgip_fast as mf
+        >>> archive = mf.data.load_studyforrest(segments=range(5))     # 10 real scanpaths
+        >>> pairs = mine(archive, scheme="multimatch", rule="topk", k=2)
+        >>> pairs.n_pairs, list(pairs.ids[:2])                         # union of each item's 2 best
+        (15, ['segment_0|sub-01', 'segment_0|sub-19'])
     """
     t0 = time.perf_counter()
     if engine not in engines.ENGINES:

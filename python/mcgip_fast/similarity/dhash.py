@@ -80,6 +80,11 @@ def dhash(
 
     Raises:
         ValueError: wrong dtype or dimensions, empty input, NaN in float maps, hash_size < 2.
+
+    Example:
+        >>> ramp = np.tile(np.arange(9, dtype=np.uint8) * 20, (8, 1))   # brighter to the right
+        >>> dhash(ramp), dhash(ramp[:, ::-1])                            # every bit set / none
+        (array([[255, 255, 255, 255, 255, 255, 255, 255]], dtype=uint8), array([[0, 0, 0, 0, 0, 0, 0, 0]], dtype=uint8))
     """
     if isinstance(hash_size, bool) or not isinstance(hash_size, (int, np.integer)) or hash_size < 2:
         raise ValueError(f"hash_size must be an integer of at least 2, got {hash_size!r}")
