@@ -428,18 +428,35 @@ def run_example(ex: Example, kit: Kit | None, folder: Path) -> str:
 
 
 def _run_python(ex: Example, kit: Kit | None, folder: Path) -> str:
+    """Run a block: a script, or a ``>>>`` session (checked as a doctest, outputs included)."""
     name = ex.where.rsplit(":", 1)[0]
-    for file, kit_name in placeholders_of(ex.where, python_paths(ex.text, ex.where)).items():
+    session = ex.text.lstrip().startswith(">>>")
+    sources = [e.source for e in doctest.DocTestParser().get_examples(ex.text)] if session else [ex.text]
+    for file, kit_name in placeholders_of(ex.where, [p for src in sources for p in python_paths(src, ex.where)]).items():
         kit.materialize(file, kit_name, folder)
-    code = compile("\n" * (ex.line - 1) + ex.text, name, "exec")  # tracebacks carry README line numbers
     out = io.StringIO()
     with inside(folder), contextlib.redirect_stdout(out):
+        if session:
+            _run_session(ex, name)
+            return out.getvalue()
+        code = compile("\n" * (ex.line - 1) + ex.text, name, "exec")  # tracebacks carry README line numbers
         try:
             exec(code, {"__name__": "__readme__"})
         except Exception as e:  # noqa: BLE001 - reported with the failing line
             line = next((f.lineno for f in reversed(traceback.extract_tb(e.__traceback__)) if f.filename == name), ex.line)
             raise ExampleFailed(f"{name}:{line}: {type(e).__name__}: {e}") from e
     return out.getvalue()
+
+
+def _run_session(ex: Example, name: str) -> None:
+    test = doctest.DocTestParser().get_doctest(ex.text, {"__name__": "__readme__"}, name, name, ex.line - 1)
+    report = io.StringIO()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    runner.run(test, out=report.write)
+    if runner.failures:
+        line = re.search(r"line (\d+)", report.getvalue())
+        raise ExampleFailed(f"{name}:{line.group(1) if line else ex.line}: the session's output differs or it raised:\n"
+                            f"{report.getvalue()}")
 
 
 # ---- the tests ----------------------------------------------------------------------------------------
@@ -510,6 +527,7 @@ def test_a_broken_example_fails_and_names_its_line(tmp_path):
         ("FAKE.md:14", "run"), ("FAKE.md:15", "run"), ("FAKE.md:20", "parse"), ("FAKE.md:21", "parse"),
         ("FAKE.md:24", "flags"), ("FAKE.md:25", "flags")]
     python, make, wrong_flag, bad_value, folder, suffix, marked, marked_wrong, fragment, wrong_choice = examples
+    session = Example("FAKE.md:30", "python", ">>> 1 + 1\n2\n>>> 'x' * 3\n'xxy'", line=30)
     expected = {
         python: r"^FAKE\.md:6: ValueError: .*99",                          # the failing statement's line
         wrong_flag: r"^FAKE\.md:11: .*does not parse:.*unrecognized arguments: --kk 5",
@@ -518,6 +536,7 @@ def test_a_broken_example_fails_and_names_its_line(tmp_path):
         suffix: r"^FAKE\.md:15: 'my_fixations\.h5' is not in PLACEHOLDERS",
         marked_wrong: r"^FAKE\.md:21: .*does not parse:.*--schedular",       # marked blocks are still parsed
         wrong_choice: r"^FAKE\.md:25: .*--pool 'maximum' is not one of",    # inline fragments: flags checked
+        session: r"^FAKE\.md:32: the session's output differs.*'xxy'",      # a >>> block is a doctest
     }
     for ex, pattern in expected.items():
         with pytest.raises(ExampleFailed, match=re.compile(pattern, re.DOTALL)):
