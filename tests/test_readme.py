@@ -44,7 +44,6 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from mcgip_fast.cli.main import build_parser, main
@@ -77,7 +76,8 @@ PARSE_ONLY = {
     "demo": "runs for minutes (the whole job; --quick about a minute); tests/test_demo.py runs --quick and "
             "tests/test_cli_demo.py runs --real-only",
 }
-TORCHRUN_WHY = "torchrun launches worker processes; DDP training is tested in tests/test_ddp.py"
+TORCHRUN_WHY = ("torchrun starts worker processes (minutes of imports on a busy machine); tests/test_ddp.py runs "
+                "train() under DDP with 2 gloo processes")
 # ------------------------------------------------------------------------------------------------------
 
 SKIP_MARKER = re.compile(r"#\s*not run by tests/test_readme\.py:\s*(?P<why>.+?)\s*$")
