@@ -76,7 +76,7 @@ PARSE_ONLY = {
     "demo": "runs for minutes (the whole job; --quick about a minute); tests/test_demo.py runs --quick and "
             "tests/test_cli_demo.py runs --real-only",
 }
-TORCHRUN_WHY = ("torchrun starts worker processes (minutes of imports on a busy machine); tests/test_ddp.py runs "
+TORCHRUN_WHY = ("torchrun starts fresh processes that each import torch; tests/test_ddp.py runs "
                 "train() under DDP with 2 gloo processes")
 # ------------------------------------------------------------------------------------------------------
 
