@@ -335,3 +335,33 @@ def test_photometric_ops_touch_only_their_samples_and_match_torchvision():
     y = (x[2] * 1.2).clamp(0, 1)
     torch.testing.assert_close(jit[2], ((y - y.mean()) * 0.7 + y.mean()).clamp(0, 1))
     torch.testing.assert_close(jit[[0, 1, 3]], x[[0, 1, 3]])
+
+
+def test_one_process_group_trains_like_no_group(data, tmp_path):
+    """benchmarks/gpu_check.sh starts a one-GPU NCCL group: train() joins a group it finds, wraps
+    the model in DDP, and learns exactly what it learns without one (here: gloo, CPU)."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or not dist.is_gloo_available():
+        pytest.skip("needs torch.distributed with gloo")
+    plain = train(cfg_for(data, tmp_path / "plain", max_steps=3))
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        grouped = train(cfg_for(data, tmp_path / "group", max_steps=3))
+    finally:
+        dist.destroy_process_group()
+    assert grouped.losses == plain.losses
+
+
+@pytest.mark.slow  # starts a Python that imports torch: up to a minute on a busy 2-core machine
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with a GPU the script runs for minutes; run it by hand")
+def test_gpu_check_skips_cleanly_without_a_gpu():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    r = subprocess.run(["bash", str(repo / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True,
+                       env={**os.environ, "PYTHON": sys.executable}, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "gpu_check: skipped (no CUDA GPU visible to torch)" in r.stdout

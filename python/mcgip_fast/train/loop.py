@@ -175,7 +175,7 @@ def _setup(cfg: TrainConfig) -> _Run:
     cfg.validate()
     device = resolve_device(cfg.device)
     info = ddp.init_distributed(device)
-    if device.type == "cuda" and info.world_size > 1:
+    if device.type == "cuda" and ddp.is_distributed():
         device = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(device)
     out_dir = Path(cfg.out_dir)
@@ -240,7 +240,7 @@ def _restore(run: _Run, method, optimizer, scheduler, scaler) -> tuple[int, int,
 def _wrap(run: _Run, method):
     """DDP and torch.compile around the method (the method itself is what checkpoints save)."""
     model = method
-    if run.info.world_size > 1:
+    if ddp.is_distributed():  # also a one-process group (benchmarks/gpu_check.sh starts one)
         model = torch.nn.parallel.DistributedDataParallel(method, device_ids=[run.device.index] if run.device.type == "cuda" else None)
     if run.cfg.compile:
         model = torch.compile(model)
