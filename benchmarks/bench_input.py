@@ -171,10 +171,11 @@ def bench_train_step(manifest: Path, cache_path: Path, workdir: Path, steps: int
         shutil.rmtree(run_dir, ignore_errors=True)
         t0 = time.perf_counter()
         r = train(TrainConfig(manifest=str(manifest), pairs=str(pairs), cache=cache, backbone="resnet18", width=64,
-                              image_size=224, batch_size=batch, queue_size=batch * 16, epochs=1, max_steps=steps,
+                              image_size=224, batch_size=batch, queue_size=batch * 16, epochs=steps, max_steps=steps,
                               device="cpu", out_dir=str(run_dir), progress=False, log_every=1))
         wall = time.perf_counter() - t0
-        rows = [json.loads(x) for x in r.log_path.read_text().splitlines()][1:]  # step 1 warms up
+        rows = [json.loads(x) for x in r.log_path.read_text().splitlines()]
+        rows = rows[1:] or rows  # step 1 warms up
         step = float(np.mean([x["step_s"] for x in rows]))
         wait = float(np.mean([x["loader_wait_s"] for x in rows]))
         aug = float(np.mean([x["augment_s"] for x in rows]))
@@ -191,6 +192,7 @@ def main() -> None:
     ap.add_argument("--today", type=int, default=12, help="images timed through the pre-cache pipeline")
     ap.add_argument("--workdir", default="/tmp/mcgip_bench_input")
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--train-only", action="store_true", help="reuse the images and cache of an earlier run")
     args = ap.parse_args()
     import torch
 
@@ -198,6 +200,10 @@ def main() -> None:
     workdir = Path(args.workdir)
     print(f"machine: {machine_line()}; {load()}; torch threads 1 (loader benchmarks)")
     manifest = generate(workdir / "images", args.n)
+    if args.train_only:
+        torch.set_num_threads(2)
+        report_train(bench_train_step(manifest, workdir / f"cache_{args.size}_w2", workdir, args.steps))
+        return
     today = bench_today(workdir, manifest, args.today)
     print(f"today (commit {OLD_COMMIT}) ImageDataset[i], decode + 2 views at full size: {today:.2f} images/s ({load()})")
     files = bench_files_new(manifest, args.today)
@@ -213,15 +219,17 @@ def main() -> None:
           f"loader + augmentation on this CPU {c['both']:.0f} images/s ({c['both'] / today:.0f}x today) ({c['load']})")
     if not args.skip_train:
         torch.set_num_threads(2)
-        t = bench_train_step(manifest, prep["path"], workdir, args.steps)
-        for name, r in t.items():
-            print(f"train step from {name} (MoCo v2 + gaze, resnet18 w64, B=64, 224 px, 2 threads): {r['images_per_s']:.2f} images/s, "
-                  f"step {r['step_s']:.1f} s, loader wait {r['wait_s']:.2f} s ({100 * r['wait_s'] / r['step_s']:.1f}%), "
-                  f"augmentation {r['augment_s']:.2f} s ({100 * r['augment_s'] / r['step_s']:.1f}%) ({r['load']})")
-        a, b = np.array(t["files"]["losses"]), np.array(t["cache"]["losses"])
-        print(f"losses, same seed: files {np.round(a, 4).tolist()} cache {np.round(b, 4).tolist()}, "
-              f"max relative difference {np.max(np.abs(a - b) / np.abs(a)):.4f}")
+        report_train(bench_train_step(manifest, prep["path"], workdir, args.steps))
 
+
+def report_train(t: dict) -> None:
+    for name, r in t.items():
+        print(f"train step from {name} (MoCo v2 + gaze, resnet18 w64, B=64, 224 px, 2 threads): {r['images_per_s']:.2f} images/s, "
+              f"step {r['step_s']:.1f} s, loader wait {r['wait_s']:.2f} s ({100 * r['wait_s'] / r['step_s']:.1f}%), "
+              f"augmentation {r['augment_s']:.2f} s ({100 * r['augment_s'] / r['step_s']:.1f}%) ({r['load']})")
+    a, b = np.array(t["files"]["losses"]), np.array(t["cache"]["losses"])
+    print(f"losses, same seed: files {np.round(a, 6).tolist()} cache {np.round(b, 6).tolist()}, "
+          f"max relative difference {np.max(np.abs(a - b) / np.abs(a)):.2e}")
 
 if __name__ == "__main__":
     main()

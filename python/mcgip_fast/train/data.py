@@ -293,7 +293,7 @@ def to_views(batch: dict, augment: GreyAugment, device: torch.device, *, in_chan
     params = batch["params"].to(device, non_blocking=non_blocking)
     if "images" in batch:
         raw = batch["images"].to(device, non_blocking=non_blocking)
-        x = raw.float().div_(float(torch.iinfo(raw.dtype).max))
+        x = _unit_float(raw)
         views = [augment.apply(x, params[:, v]) for v in (0, 1)]
     else:
         x = batch["views"].to(device, non_blocking=non_blocking)
@@ -303,6 +303,15 @@ def to_views(batch: dict, augment: GreyAugment, device: torch.device, *, in_chan
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     views = [v.contiguous(memory_format=memory_format) for v in views]
     return views[0], views[1], batch["index"].to(device, non_blocking=non_blocking)
+
+
+def _unit_float(raw: torch.Tensor) -> torch.Tensor:
+    """uint8 / uint16 -> float32 in [0, 1]. uint16 goes through an int16 view: torch supports few
+    uint16 kernels on every device, while int16 casts exist everywhere."""
+    if raw.dtype == torch.uint16:
+        x = raw.view(torch.int16).float()
+        return torch.where(x < 0, x + 65536.0, x).div_(65535.0)
+    return raw.float().div_(float(torch.iinfo(raw.dtype).max))
 
 
 class EvalImageDataset(Dataset):
