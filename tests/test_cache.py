@@ -17,7 +17,7 @@ from mcgip_fast.train import TrainConfig, train  # noqa: E402
 from mcgip_fast.train.augment import PARAM_NAMES, GreyAugment, crop_pixels, crop_resize  # noqa: E402
 from mcgip_fast.train.cache import CacheMismatchError, ImageCache, prepare_cache  # noqa: E402
 from mcgip_fast.train.data import ImageReadError, read_image  # noqa: E402
-from train_utils import make_dataset  # noqa: E402
+from train_utils import make_dataset, tiny_config as cfg_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -168,14 +168,6 @@ def test_changed_manifest_or_image_is_refused(data, tmp_path):
     assert ImageCache(tmp_path / "c").verify() == ["im002"]  # the recorded sha256 catches it too
     rebuilt = prepare_cache(m, tmp_path / "c", size=24, workers=1, progress=False, overwrite=True)
     assert rebuilt.n_done_before == 0 and len(train(TrainConfig(manifest=str(m), **cfg)).losses) == 1
-
-
-def cfg_for(data, out, **kw):
-    manifest, pairs = data
-    base = dict(manifest=str(manifest), pairs=str(pairs), image_size=16, width=4, epochs=2, batch_size=4,
-                queue_size=16, proj_dim=8, hidden_dim=16, out_dir=str(out), progress=False, log_every=1)
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def _smooth_dataset(root, n=16, size=96):
