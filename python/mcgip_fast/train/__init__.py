@@ -5,6 +5,9 @@ rest (``train``, methods, losses...) load torch on first use.
 
     from mcgip_fast.train import TrainConfig, train
     result = train(TrainConfig(manifest="images.csv", pairs="pairs.parquet", method="moco"))
+
+    prepare_cache("images.csv", "cache/", size=256)        # decode once (`mcgip prepare`)
+    train(TrainConfig(manifest="images.csv", pairs="pairs.parquet", cache="cache/"))
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ _LAZY = {
     "build_backbone": "mcgip_fast.train.backbones",
     "ImageDataset": "mcgip_fast.train.data",
     "read_manifest": "mcgip_fast.train.data",
+    "prepare_cache": "mcgip_fast.train.cache",
+    "ImageCache": "mcgip_fast.train.cache",
 }
 
 __all__ = ["TrainConfig", *_LAZY]

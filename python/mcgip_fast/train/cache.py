@@ -251,6 +251,7 @@ class ImageCache:
         self.maxval = float(np.iinfo(self.dtype).max)
         self.index = pd.read_parquet(self.path / "index.parquet")
         self.index["id"] = self.index["id"].astype(str)
+        self._shapes = self.index[["height", "width"]].to_numpy()
         self._images = None
 
     @property
@@ -320,7 +321,7 @@ class ImageCache:
 
     def shapes(self, rows: np.ndarray) -> np.ndarray:
         """Original (height, width) of each row."""
-        return self.index[["height", "width"]].to_numpy()[rows]
+        return self._shapes[rows]
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """(len(rows), S, S) in the cache dtype (one fancy-index of the memory map, rows sorted for locality)."""
