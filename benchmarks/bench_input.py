@@ -116,13 +116,20 @@ def bench_prepare(manifest: Path, workdir: Path, size: int) -> dict:
 
     from mcgip_fast.train.cache import prepare_cache
 
+    import resource
+
+    def cpu_s() -> float:  # this process and its finished worker processes
+        return sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+                   for f in ("ru_utime", "ru_stime"))
+
     out = {}
     for workers in (1, 2):
         path = workdir / f"cache_{size}_w{workers}"
         shutil.rmtree(path, ignore_errors=True)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), cpu_s()
         r = prepare_cache(manifest, path, size, workers=workers, progress=False)
-        out[workers] = (len(r.cache) / (time.perf_counter() - t0), load())
+        n = len(r.cache)
+        out[workers] = (n / (time.perf_counter() - t0), load(), 1e3 * (cpu_s() - c0) / n)
     out["bytes"] = (path / "images.npy").stat().st_size
     out["path"] = path
     return out
@@ -193,6 +200,7 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/mcgip_bench_input")
     ap.add_argument("--skip-train", action="store_true")
     ap.add_argument("--train-only", action="store_true", help="reuse the images and cache of an earlier run")
+    ap.add_argument("--prepare-only", action="store_true", help="only time `prepare` (wall and CPU per image)")
     args = ap.parse_args()
     import torch
 
@@ -200,6 +208,12 @@ def main() -> None:
     workdir = Path(args.workdir)
     print(f"machine: {machine_line()}; {load()}; torch threads 1 (loader benchmarks)")
     manifest = generate(workdir / "images", args.n)
+    if args.prepare_only:
+        prep = bench_prepare(manifest, workdir, args.size)
+        print(f"prepare {args.n} images: 1 process {prep[1][0]:.2f} images/s, {prep[1][2]:.0f} ms CPU per image ({prep[1][1]}); "
+              f"2 processes {prep[2][0]:.2f} images/s, {prep[2][2]:.0f} ms CPU per image ({prep[2][1]}); "
+              f"scaling {prep[2][0] / prep[1][0]:.2f}x")
+        return
     if args.train_only:
         torch.set_num_threads(2)
         report_train(bench_train_step(manifest, workdir / f"cache_{args.size}_w2", workdir, args.steps))
@@ -209,8 +223,9 @@ def main() -> None:
     files = bench_files_new(manifest, args.today)
     print(f"files, this code (decode + crop per image, batched flip/jitter/blur): {files:.2f} images/s ({load()})")
     prep = bench_prepare(manifest, workdir, args.size)
-    print(f"prepare {args.n} images -> {args.size}x{args.size} uint16: 1 process {prep[1][0]:.1f} images/s ({prep[1][1]}), "
-          f"2 processes {prep[2][0]:.1f} images/s ({prep[2][1]}), scaling {prep[2][0] / prep[1][0]:.2f}x; "
+    print(f"prepare {args.n} images -> {args.size}x{args.size} uint16: 1 process {prep[1][0]:.2f} images/s, {prep[1][2]:.0f} ms CPU "
+          f"per image ({prep[1][1]}), 2 processes {prep[2][0]:.2f} images/s, {prep[2][2]:.0f} ms CPU per image ({prep[2][1]}), "
+          f"scaling {prep[2][0] / prep[1][0]:.2f}x; "
           f"cache {prep['bytes'] / 2**20:.1f} MiB on disk ({prep['bytes'] / args.n / 1024:.0f} KiB per image; "
           f"2,000 images: {2000 * prep['bytes'] / args.n / 2**20:.0f} MiB)")
     c = bench_cache_pipeline(prep["path"], manifest)
