@@ -40,6 +40,7 @@ bench: build
 	$(PY) benchmarks/bench_mining.py multimatch --n 1000
 	$(PY) benchmarks/bench_mining.py dhash --n 100000
 	$(PY) benchmarks/bench_train.py 1
+	$(PY) benchmarks/bench_input.py --n 100 --steps 3
 	$(PY) benchmarks/bench_study.py --markdown
 	$(PY) -m pytest benchmarks --benchmark-enable -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 

@@ -10,24 +10,16 @@ torch = pytest.importorskip("torch")
 from PIL import Image  # noqa: E402
 
 from mcgip_fast.mining import PairsMismatchError, PositivePairs  # noqa: E402
-from mcgip_fast.train import TrainConfig, train  # noqa: E402
+from mcgip_fast.train import train  # noqa: E402
 from mcgip_fast.train.backbones import build_backbone, load_backbone_weights  # noqa: E402
 from mcgip_fast.train.data import GlobalBatchSampler, ImageReadError, read_image  # noqa: E402
 from mcgip_fast.train.loop import NonFiniteLossError  # noqa: E402
-from train_utils import make_dataset  # noqa: E402
+from train_utils import make_dataset, tiny_config as cfg_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     return make_dataset(tmp_path_factory.mktemp("imgs"), n=16, size=24)
-
-
-def cfg_for(data, out, **kw):
-    manifest, pairs = data
-    base = dict(manifest=str(manifest), pairs=str(pairs), image_size=16, width=4, epochs=2, batch_size=4,
-                queue_size=16, proj_dim=8, hidden_dim=16, out_dir=str(out), progress=False, log_every=1)
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.mark.parametrize("method", ["moco", "byol", "simsiam", "simclr"])

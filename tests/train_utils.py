@@ -43,3 +43,14 @@ def make_dataset(root: Path, n: int = 16, size: int = 24, n_classes: int = 2, se
     pairs = PositivePairs.from_edges(ids, i, i + n_classes, rng.uniform(0.5, 1.0, len(i)), params={"rule": "test"})
     pairs_path = pairs.save(root / f"pairs{pairs_suffix}")
     return manifest, pairs_path
+
+
+def tiny_config(data, out, **kw):
+    """A TrainConfig for `make_dataset`'s (manifest, pairs): a width-4 network on 16-px crops."""
+    from mcgip_fast.train import TrainConfig
+
+    manifest, pairs = data
+    base = dict(manifest=str(manifest), pairs=str(pairs), image_size=16, width=4, epochs=2, batch_size=4,
+                queue_size=16, proj_dim=8, hidden_dim=16, out_dir=str(out), progress=False, log_every=1)
+    base.update(kw)
+    return TrainConfig(**base)

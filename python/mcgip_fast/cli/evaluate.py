@@ -9,6 +9,7 @@ from mcgip_fast.train.config import BACKBONE_NAMES
 
 EXAMPLES = """examples:
   mcgip eval --encoder runs/train/encoder.pt --manifest images.csv
+  mcgip eval --encoder runs/train/encoder.pt --manifest images.csv --cache cache/
   mcgip eval --encoder runs/train/encoder.pt --manifest images.csv --budgets 1% 10% 100% --seeds 0 1 2 --out results.csv
   mcgip eval --encoder encoder.pt --manifest images.csv --labels labels.csv --probes linear --finetune
 """
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.image_size, backbone=args.backbone, width=args.width, device=args.device,
         finetune=args.finetune, knn_k=args.knn_k, knn_temperature=args.knn_temperature,
         test_fraction=args.test_fraction, split_seed=args.split_seed, finetune_epochs=args.finetune_epochs,
-        batch_size=args.batch_size, num_workers=args.num_workers,
+        batch_size=args.batch_size, num_workers=args.num_workers, cache=args.cache,
     )
     print(format_summary(df))
     if args.out:
@@ -58,6 +59,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("--encoder", required=True, help="backbone state dict (.pt); architecture, width and channels are read from it")
     p.add_argument("--manifest", required=True, help="CSV/Parquet with id, path, and label (unless --labels) and optionally split (train/test)")
+    p.add_argument("--cache", default=None, help="image cache from `mcgip prepare` (checked against the manifest) instead of decoding every file")
     p.add_argument("--labels", default=None, help="CSV/Parquet with id and label columns, if the manifest has no label column")
     p.add_argument("--probes", nargs="+", default=["linear", "knn"], choices=["linear", "knn", "finetune"],
                    help="probes on frozen features: linear (logistic regression), knn (weighted kNN); finetune trains the whole network (default: linear knn)")

@@ -15,6 +15,7 @@ from mcgip_fast.train.config import TrainConfig
 
 EXAMPLES = """examples:
   mcgip train --manifest images.csv --pairs pairs.parquet --method moco --epochs 200
+  mcgip train --manifest images.csv --pairs pairs.parquet --cache cache/   # images from `mcgip prepare`
   mcgip train --manifest images.csv --no-gaze --method byol --out-dir runs/byol_baseline
   mcgip train --manifest images.csv --pairs pairs.npz --image-size 32 --width 8 --epochs 2 --device cpu
   torchrun --nproc-per-node 2 -m mcgip_fast.cli.main train --manifest images.csv --pairs pairs.parquet
@@ -34,7 +35,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         t = _type_of(f)
         if t is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default,
-                                help=help_text + " (default: %(default)s)")
+                                help=help_text + ("" if f.default is None else " (default: %(default)s)"))
         else:
             parser.add_argument(flag, dest=f.name, type=t, default=f.default, choices=f.metadata.get("choices"),
                                 required=f.name == "manifest",

@@ -61,9 +61,11 @@ def load_encoder(encoder_path: str | Path, backbone: str | None = None, width: i
     return model, state, found
 
 
-def extract_features(model, paths: Sequence[str], image_size: int, in_channels: int, *, batch_size: int = 64,
+def extract_features(model, paths, image_size: int, in_channels: int, *, batch_size: int = 64,
                      device: str = "cpu", num_workers: int = 0, return_images: bool = False):
-    """Frozen-encoder features (eval mode, centre view) as a float32 (n, d) array."""
+    """Frozen-encoder features (eval mode, centre view) as a float32 (n, d) array.
+
+    `paths`: image files, or an image source (`FileImages`, `CachedImages` from an `ImageCache`)."""
     import torch
 
     from mcgip_fast.train.data import EvalImageDataset
@@ -148,6 +150,7 @@ def evaluate_encoder(
     finetune_epochs: int = 10,
     batch_size: int = 64,
     num_workers: int = 0,
+    cache: str | Path | None = None,
 ) -> pd.DataFrame:
     """Probe an encoder. One row per (probe, budget, seed) with accuracy, balanced_accuracy, roc_auc.
 
@@ -162,6 +165,7 @@ def evaluate_encoder(
             as knn@k), "finetune" (full fine-tuning; also enabled by `finetune=True`).
         budgets: fractions of the training labels used (stratified, seeded per seed).
         seeds: repeat each (probe, budget) per seed; the test set stays fixed.
+        cache: an image cache from `mcgip prepare` to read the images from (checked against the manifest).
     """
     from mcgip_fast.train.data import check_images, read_manifest
 
@@ -181,14 +185,19 @@ def evaluate_encoder(
     df = df[df["label"].notna()]
     if len(df) < 4:
         raise ValueError(f"only {len(df)} labelled images: too few to evaluate")
-    df, _ = check_images(df.reset_index(drop=True), "error")
+    df = df.reset_index(drop=True)
+    if cache is not None:
+        images = _cached_images(cache, df)
+    else:
+        df, _ = check_images(df, "error")
+        images = df["path"].tolist()
     classes, y = np.unique(df["label"].astype(str).to_numpy(), return_inverse=True)
     n_classes = len(classes)
     if n_classes < 2:
         raise ValueError("evaluation needs at least two label classes")
     tr, te = split_indices(y, df["split"].to_numpy() if "split" in df.columns else None, test_fraction, split_seed)
     want_images = "finetune" in probes
-    out = extract_features(model, df["path"].tolist(), image_size, arch["in_channels"], batch_size=batch_size,
+    out = extract_features(model, images, image_size, arch["in_channels"], batch_size=batch_size,
                            device=device, num_workers=num_workers, return_images=want_images)
     feats, imgs = out if want_images else (out, None)
 
@@ -214,6 +223,19 @@ def evaluate_encoder(
                 m = classification_metrics(y[te], run(), n_classes)
                 rows.append({"probe": name, "budget": float(budget), "seed": int(seed), "n_train": len(sub), "n_test": len(te), **m})
     return pd.DataFrame(rows, columns=["probe", "budget", "seed", "n_train", "n_test", *METRICS])
+
+
+def _cached_images(cache, df: pd.DataFrame):
+    """The cache rows of df's images, checked against the cache; bad images stop evaluation, as without a cache."""
+    from mcgip_fast.train.cache import ImageCache
+    from mcgip_fast.train.data import CachedImages, ImageReadError
+
+    cache = ImageCache(cache)
+    rows = cache.rows_for(df)
+    report = cache.report(rows)
+    if report.n_skipped:
+        raise ImageReadError(f"{report.summary()}; fix the manifest or the labels")
+    return CachedImages(cache, rows, df["id"].tolist())
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:

@@ -6,8 +6,13 @@ rest (``train``, methods, losses...) load torch on first use.
     from mcgip_fast.train import TrainConfig, train
     result = train(TrainConfig(manifest="images.csv", pairs="pairs.parquet", method="moco"))
 
-trains with each method's paper defaults (224 px ResNet-18, 100 epochs). A run that finishes in
-seconds, on a generated archive of 16 images of 32 px::
+trains with each method's paper defaults (224 px ResNet-18, 100 epochs). Large images are decoded
+once into a cache first (`mcgip prepare`)::
+
+    prepare_cache("images.csv", "cache/", size=256)
+    train(TrainConfig(manifest="images.csv", pairs="pairs.parquet", cache="cache/"))
+
+A run that finishes in seconds, on a generated archive of 16 images of 32 px::
 
     >>> import tempfile
     >>> from mcgip_fast.mining import mine
@@ -46,6 +51,8 @@ _LAZY = {
     "build_backbone": "mcgip_fast.train.backbones",
     "ImageDataset": "mcgip_fast.train.data",
     "read_manifest": "mcgip_fast.train.data",
+    "prepare_cache": "mcgip_fast.train.cache",
+    "ImageCache": "mcgip_fast.train.cache",
 }
 
 __all__ = ["TrainConfig", *_LAZY]

@@ -35,9 +35,12 @@ class TrainConfig:
     pairs: str | None = _f(None, "positive-pairs file from `mcgip mine` (.parquet or .npz), aligned with the manifest by image id; needed unless --no-gaze")
     archive_hash: str | None = _f(None, "if given, the pairs file must record this archive content hash")
     on_bad_image: str = _f("error", "missing or unreadable images: 'error' stops with a list, 'skip' drops them and reports the count", choices=("error", "skip"))
+    cache: str | None = _f(None, "image cache from `mcgip prepare` (checked against the manifest: ids, paths, file sizes and times); "
+                           "without it every image is decoded from its file in every epoch")
     image_size: int = _f(224, "side of the square crops fed to the network, in pixels")
     in_channels: int = _f(1, "input channels (1 for greyscale radiographs)")
     crop_min_scale: float = _f(0.2, "smallest area fraction kept by the random resized crop")
+    solarize_p: float = _f(0.0, "probability of solarising a view (pixels >= 0.5 inverted; BYOL uses 0.2 on one view)")
     num_workers: int = _f(0, "DataLoader worker processes (augmentations are seeded per image, so results do not depend on this)")
     # method
     method: str = _f("moco", "self-supervised method", choices=METHOD_NAMES)
@@ -74,6 +77,9 @@ class TrainConfig:
     deterministic: bool = _f(True, "ask torch for deterministic algorithms")
     device: str = _f("auto", "cpu, cuda, cuda:N or auto (CUDA when available)")
     amp: bool = _f(True, "mixed precision where the device supports it (CUDA: bf16, or fp16 with loss scaling); CPU trains in fp32")
+    channels_last: bool | None = _f(None, "channels-last memory format for the network (default: on with CUDA, where it speeds up convolutions)")
+    pin_memory: bool | None = _f(None, "page-locked loader batches copied with non_blocking=True (default: on with CUDA)")
+    compile: bool = _f(False, "torch.compile the model (pays a compile time of minutes up front; for long GPU runs)")
     out_dir: str = _f("runs/train", "folder for checkpoint.pt, encoder.pt, metrics.jsonl, loss.png and config.json")
     resume: bool = _f(False, "continue from out_dir/checkpoint.pt (model, optimiser, schedule, queue, RNG states, position in the epoch)")
     checkpoint_every: int = _f(100, "save a checkpoint every this many steps (and at every epoch end)")
@@ -107,6 +113,8 @@ class TrainConfig:
             bad(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0.0 <= self.drop_positive_p <= 1.0:
             bad(f"drop_positive_p must be in [0, 1], got {self.drop_positive_p}")
+        if not 0.0 <= self.solarize_p <= 1.0:
+            bad(f"solarize_p must be in [0, 1], got {self.solarize_p}")
         if not 0.0 < self.crop_min_scale <= 1.0:
             bad(f"crop_min_scale must be in (0, 1], got {self.crop_min_scale}")
         if self.loss_average not in LOSS_AVERAGES:

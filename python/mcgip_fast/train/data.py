@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from mcgip_fast.train.augment import GreyAugment, eval_transform, sample_seed
+from mcgip_fast.train.augment import GreyAugment, centre_box, crop_pixels, crop_resize, eval_transform, sample_seed
 
 __all__ = [
     "ImageReadError", "ImageCheckReport", "read_manifest", "align_to_pairs", "check_images", "read_image",
-    "ImageDataset", "EvalImageDataset", "GlobalBatchSampler",
+    "FileImages", "CachedImages", "ImageDataset", "EvalImageDataset", "GlobalBatchSampler", "keep_batch", "to_views",
 ]
 
 ID_COLUMNS = ("id", "image_id")
@@ -191,56 +191,148 @@ def _to_tensor(a: np.ndarray, in_channels: int) -> torch.Tensor:
     return t.expand(in_channels, -1, -1) if in_channels > 1 else t
 
 
-class ImageDataset(Dataset):
-    """Two augmented views of each image, and its index (the row in the pairs graph).
+class FileImages:
+    """Images decoded from their files at full size on every access (no cache)."""
 
-    Args:
-        paths: image files in index order.
-        image_size: output side.
-        in_channels: grey is repeated when >1.
-        seed: run seed; with `set_epoch`, fixes every view.
-        augment: the augmentation pipeline (default `GreyAugment(image_size)`).
-        ids: image ids, for error messages.
-    """
-
-    def __init__(self, paths: Sequence[str], image_size: int, in_channels: int = 1, seed: int = 0,
-                 augment: GreyAugment | None = None, ids: Sequence[str] | None = None) -> None:
+    def __init__(self, paths: Sequence[str], ids: Sequence[str] | None = None) -> None:
         self.paths = [str(p) for p in paths]
         self.ids = [str(i) for i in ids] if ids is not None else [str(k) for k in range(len(self.paths))]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def decode(self, k: int) -> np.ndarray:
+        try:
+            return read_image(self.paths[k])
+        except ImageReadError as e:
+            raise ImageReadError(f"image {self.ids[k]!r}: {e}") from None
+
+
+class CachedImages:
+    """Rows of an `ImageCache` (see `mcgip prepare`): S x S arrays plus each original's shape."""
+
+    def __init__(self, cache, rows: Sequence[int], ids: Sequence[str] | None = None) -> None:
+        self.cache, self.rows = cache, np.asarray(rows, dtype=np.int64)
+        self.ids = [str(i) for i in ids] if ids is not None else cache.index["id"].iloc[self.rows].tolist()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class ImageDataset(Dataset):
+    """Two augmented views of each image, and its index (the row in the pairs graph). One
+    interface for both image sources; the expensive half of the augmentation runs on the device.
+
+    Each item (or batch, via `__getitems__`) is a dict: ``params`` (B, 2, P), one parameter vector
+    per view drawn from ``sample_seed(seed, epoch, position, view)``; ``index``; and either
+    ``images`` (B, 1, S, S) uint8/uint16 whole cached images (`CachedImages`: crop on the device),
+    or ``views`` (B, 2, 1, size, size) float32 crops cut from the full-size file (`FileImages`).
+    `to_views` finishes the augmentation on the training device.
+
+    Args:
+        source: `FileImages` / `CachedImages`, or a list of image paths.
+        image_size: output side.
+        in_channels: grey is repeated when >1 (on the device).
+        seed: run seed; with `set_epoch`, fixes every view.
+        augment: the augmentation pipeline (default `GreyAugment(image_size)`).
+        ids: image ids, for error messages (with a list of paths).
+        graph_index: index returned with each image (default: its position).
+    """
+
+    def __init__(self, source, image_size: int, in_channels: int = 1, seed: int = 0,
+                 augment: GreyAugment | None = None, ids: Sequence[str] | None = None,
+                 graph_index: Sequence[int] | None = None) -> None:
+        self.source = source if isinstance(source, (FileImages, CachedImages)) else FileImages(source, ids)
         self.in_channels = in_channels
         self.augment = augment or GreyAugment(image_size)
         self.seed = seed
         self.epoch = 0
+        self.graph_index = np.arange(len(self.source)) if graph_index is None else np.asarray(graph_index)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.source)
 
-    def __getitem__(self, index: int):
-        try:
-            img = _to_tensor(read_image(self.paths[index]), self.in_channels)
-        except ImageReadError as e:
-            raise ImageReadError(f"image {self.ids[index]!r}: {e}") from None
-        views = []
-        for v in (0, 1):
-            g = torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, index, v))
-            views.append(self.augment(img, g))
-        return views[0], views[1], index
+    def _params(self, k: int, height: int, width: int) -> torch.Tensor:
+        return torch.stack([
+            self.augment.draw(torch.Generator().manual_seed(sample_seed(self.seed, self.epoch, k, v)), height, width)
+            for v in (0, 1)])
+
+    def __getitems__(self, positions: Sequence[int]) -> dict:
+        positions = [int(k) for k in positions]
+        batch = {"index": torch.as_tensor(self.graph_index[positions], dtype=torch.long)}
+        if isinstance(self.source, CachedImages):
+            rows = self.source.rows[positions]
+            shapes = self.source.cache.shapes(rows)
+            batch["params"] = torch.stack([self._params(k, int(h), int(w)) for k, (h, w) in zip(positions, shapes)])
+            batch["images"] = torch.from_numpy(self.source.cache.read(rows))[:, None]
+            return batch
+        params, views = [], []
+        for k in positions:
+            img = _to_tensor(self.source.decode(k), 1)
+            p = self._params(k, img.shape[-2], img.shape[-1])
+            params.append(p)
+            views.append(torch.stack([crop_pixels(img, p[v], self.augment.size) for v in (0, 1)]))
+        batch["params"], batch["views"] = torch.stack(params), torch.stack(views)
+        return batch
+
+    def __getitem__(self, k: int) -> dict:
+        return {key: v[0] for key, v in self.__getitems__([k]).items()}
+
+
+def keep_batch(batch):
+    """DataLoader collate_fn: `ImageDataset.__getitems__` already returns a collated batch."""
+    return batch
+
+
+def to_views(batch: dict, augment: GreyAugment, device: torch.device, *, in_channels: int = 1,
+             non_blocking: bool = False, channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Move a batch to `device` and finish its augmentation there: (view1, view2, index)."""
+    params = batch["params"].to(device, non_blocking=non_blocking)
+    if "images" in batch:
+        raw = batch["images"].to(device, non_blocking=non_blocking)
+        x = _unit_float(raw)
+        views = [augment.apply(x, params[:, v]) for v in (0, 1)]
+    else:
+        x = batch["views"].to(device, non_blocking=non_blocking)
+        views = [augment.apply(x[:, v], params[:, v]) for v in (0, 1)]
+    if in_channels > 1:
+        views = [v.expand(-1, in_channels, -1, -1) for v in views]
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    views = [v.contiguous(memory_format=memory_format) for v in views]
+    return views[0], views[1], batch["index"].to(device, non_blocking=non_blocking)
+
+
+def _unit_float(raw: torch.Tensor) -> torch.Tensor:
+    """uint8 / uint16 -> float32 in [0, 1]. uint16 goes through an int16 view: torch supports few
+    uint16 kernels on every device, while int16 casts exist everywhere."""
+    if raw.dtype == torch.uint16:
+        x = raw.view(torch.int16).float()
+        return torch.where(x < 0, x + 65536.0, x).div_(65535.0)
+    return raw.float().div_(float(torch.iinfo(raw.dtype).max))
 
 
 class EvalImageDataset(Dataset):
-    """One deterministic view per image (for feature extraction)."""
+    """One deterministic view per image (for feature extraction): the centred square, resized."""
 
-    def __init__(self, paths: Sequence[str], image_size: int, in_channels: int = 1) -> None:
-        self.paths, self.image_size, self.in_channels = [str(p) for p in paths], image_size, in_channels
+    def __init__(self, source, image_size: int, in_channels: int = 1) -> None:
+        self.source = source if isinstance(source, (FileImages, CachedImages)) else FileImages(source)
+        self.image_size, self.in_channels = image_size, in_channels
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.source)
 
     def __getitem__(self, index: int):
-        return eval_transform(_to_tensor(read_image(self.paths[index]), self.in_channels), self.image_size), index
+        if isinstance(self.source, CachedImages):
+            row = self.source.rows[index : index + 1]
+            h, w = self.source.cache.shapes(row)[0]
+            x = torch.from_numpy(self.source.cache.read(row)[:, None].astype(np.float32) / self.source.cache.maxval)
+            box = torch.tensor([centre_box(int(h), int(w))], dtype=torch.float32)
+            view = crop_resize(x, box, self.image_size)[0]
+            return (view.expand(self.in_channels, -1, -1) if self.in_channels > 1 else view).contiguous(), index
+        return eval_transform(_to_tensor(self.source.decode(index), self.in_channels), self.image_size), index
 
 
 class GlobalBatchSampler(Sampler):

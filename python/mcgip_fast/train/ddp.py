@@ -38,7 +38,11 @@ def rank() -> int:
 
 
 def init_distributed(device: torch.device) -> DistInfo:
-    """Join the process group torchrun describes (WORLD_SIZE > 1): gloo on CPU, NCCL on CUDA."""
+    """Join the process group torchrun describes (WORLD_SIZE > 1): gloo on CPU, NCCL on CUDA; or
+    use the one already initialised."""
+    if is_distributed():  # the caller already joined a group (any size, one process included)
+        r = dist.get_rank()
+        return DistInfo(rank=r, world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", r)))
     ws = int(os.environ.get("WORLD_SIZE", "1"))
     if ws <= 1:
         return DistInfo()

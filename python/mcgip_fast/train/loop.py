@@ -6,6 +6,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,8 @@ from mcgip_fast.train.augment import GreyAugment
 from mcgip_fast.train.backbones import build_backbone
 from mcgip_fast.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, save_encoder, set_rng_state
 from mcgip_fast.train.config import TrainConfig
-from mcgip_fast.train.data import GlobalBatchSampler, ImageCheckReport, ImageDataset, align_to_pairs, check_images, read_manifest
+from mcgip_fast.train.data import (FileImages, CachedImages, GlobalBatchSampler, ImageCheckReport, ImageDataset, ImageReadError,
+                                   align_to_pairs, check_images, keep_batch, read_manifest, to_views)
 from mcgip_fast.train.methods import build_method
 from mcgip_fast.train.positives import PositiveLookup
 
@@ -85,6 +87,10 @@ def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+#: Without a cache, warn when a run decodes this many images whose short side is this many times the input.
+LONG_RUN_IMAGES, LARGE_IMAGE_FACTOR = 20_000, 4
+
+
 def _load_data(cfg: TrainConfig, info: ddp.DistInfo):
     """Manifest aligned with the pairs graph, bad images handled; returns dataset, lookup, report."""
     manifest = read_manifest(cfg.manifest)
@@ -96,28 +102,157 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo):
         manifest = align_to_pairs(manifest, pairs, cfg.archive_hash)
     # graph index of each row: the pairs' index for pair images, >= n for extra images
     manifest["graph_index"] = np.arange(len(manifest))
-    manifest, report = check_images(manifest, cfg.on_bad_image)
-    if len(manifest) == 0:
-        raise ValueError(f"no usable images: {report.summary()}")
-    augment = GreyAugment(cfg.image_size, min_scale=cfg.crop_min_scale)
-    dataset = ImageDataset(manifest["path"].tolist(), cfg.image_size, cfg.in_channels, cfg.seed, augment, manifest["id"].tolist())
-    dataset.graph_index = manifest["graph_index"].to_numpy()
+    augment = GreyAugment(cfg.image_size, min_scale=cfg.crop_min_scale, solarize_p=cfg.solarize_p)
+    if cfg.cache:
+        source, manifest, report = _cached_source(cfg, manifest)
+    else:
+        manifest, report = check_images(manifest, cfg.on_bad_image)
+        if len(manifest) == 0:
+            raise ValueError(f"no usable images: {report.summary()}")
+        source = FileImages(manifest["path"].tolist(), manifest["id"].tolist())
+        if info.is_main:
+            _suggest_cache(cfg, manifest)
+    dataset = ImageDataset(source, cfg.image_size, cfg.in_channels, cfg.seed, augment,
+                           graph_index=manifest["graph_index"].to_numpy())
     lookup = PositiveLookup.from_pairs(pairs) if pairs is not None else None
     return dataset, lookup, report
 
 
-class _GraphIndexed(torch.utils.data.Dataset):
-    """Returns the graph index (not the dataset position) with each pair of views."""
+def _cached_source(cfg: TrainConfig, manifest):
+    """The cache rows of the manifest's images (checked against it); bad images as `check_images` treats them."""
+    from mcgip_fast.train.cache import ImageCache
 
-    def __init__(self, ds: ImageDataset) -> None:
-        self.ds = ds
+    cache = ImageCache(cfg.cache)
+    rows = cache.rows_for(manifest)
+    report = cache.report(rows)
+    if report.n_skipped and cfg.on_bad_image == "error":
+        raise ImageReadError(f"{report.summary()}; fix the manifest or pass on_bad_image='skip' (--on-bad-image skip)")
+    ok = (cache.index["status"].to_numpy()[rows] == "ok")
+    manifest, rows = manifest[ok].reset_index(drop=True), rows[ok]
+    if len(manifest) == 0:
+        raise ValueError(f"no usable images: {report.summary()}")
+    return CachedImages(cache, rows, manifest["id"].tolist()), manifest, report
 
-    def __len__(self) -> int:
-        return len(self.ds)
 
-    def __getitem__(self, k: int):
-        v1, v2, _ = self.ds[k]
-        return v1, v2, int(self.ds.graph_index[k])
+def _suggest_cache(cfg: TrainConfig, manifest) -> None:
+    """A long run on large images decodes each one again every epoch: say how to prepare a cache."""
+    from PIL import Image
+
+    n_loads = len(manifest) * (cfg.epochs if cfg.max_steps is None else min(cfg.epochs, cfg.max_steps * cfg.batch_size // len(manifest) + 1))
+    if n_loads < LONG_RUN_IMAGES:
+        return
+    try:
+        with Image.open(manifest["path"].iloc[0]) as im:
+            short = min(im.size)
+    except Exception:
+        return
+    if short >= LARGE_IMAGE_FACTOR * cfg.image_size:
+        from mcgip_fast.train.cache import default_cache_size
+
+        warnings.warn(
+            f"this run decodes {n_loads:,} images of short side {short} px from their files (each one again every epoch); "
+            f"decode them once with `mcgip prepare --manifest {cfg.manifest} --size {default_cache_size(cfg.image_size)} "
+            f"--out CACHE`, then pass --cache CACHE", stacklevel=3)
+
+
+@dataclass
+class _Run:
+    """What the stages of `train` share."""
+
+    cfg: TrainConfig
+    info: ddp.DistInfo
+    device: torch.device
+    out_dir: Path
+    ckpt_path: Path
+    log_path: Path
+    channels_last: bool = False
+    pin_memory: bool = False
+    amp_dtype: torch.dtype | None = None
+
+
+def _setup(cfg: TrainConfig) -> _Run:
+    """Device, process group, output folder, seeds and the device-side switches."""
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    info = ddp.init_distributed(device)
+    if device.type == "cuda" and ddp.is_distributed():
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    out_dir = Path(cfg.out_dir)
+    if info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    cuda = device.type == "cuda"
+    amp_dtype = None
+    if cfg.amp and cuda:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return _Run(cfg, info, device, out_dir, out_dir / "checkpoint.pt", out_dir / "metrics.jsonl",
+                channels_last=cuda if cfg.channels_last is None else cfg.channels_last,
+                pin_memory=cuda if cfg.pin_memory is None else cfg.pin_memory, amp_dtype=amp_dtype)
+
+
+def _build(run: _Run, lookup, total_steps: int):
+    """Method (backbone + heads) on the device, optimiser, LR schedule, loss scaler."""
+    cfg = run.cfg
+    backbone = build_backbone(cfg.backbone, cfg.in_channels, cfg.width, cfg.pretrained, stem=cfg.stem, pool=cfg.pool)
+    method = build_method(cfg, backbone, lookup).to(run.device)
+    if run.channels_last:
+        method = method.to(memory_format=torch.channels_last)
+    optimizer = _optimizer(cfg, method.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(total_steps, cfg.warmup_steps))
+    scaler = torch.amp.GradScaler("cuda", enabled=run.amp_dtype == torch.float16)
+    return method, optimizer, scheduler, scaler
+
+
+def _restore(run: _Run, method, optimizer, scheduler, scaler) -> tuple[int, int, int, list[float]]:
+    """Resume from the checkpoint (refusing changed options), or start afresh: (epoch, step in epoch, global step, losses)."""
+    cfg, info, ckpt_path, log_path = run.cfg, run.info, run.ckpt_path, run.log_path
+    if not cfg.resume:
+        if info.is_main and log_path.exists():
+            log_path.unlink()
+        return 0, 0, 0, []
+    ckpt = load_checkpoint(ckpt_path)
+    saved = ckpt["config"]
+    # an option missing from an older checkpoint had its default then
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    changed = [k for k in RESUME_KEYS if saved.get(k, defaults[k]) != getattr(cfg, k)]
+    if changed:
+        raise ValueError(f"cannot resume {ckpt_path}: options changed since it was written: "
+                         + ", ".join(f"{k} {saved.get(k, defaults[k])!r} -> {getattr(cfg, k)!r}" for k in changed))
+    if ckpt["world_size"] != info.world_size:
+        raise ValueError(f"cannot resume {ckpt_path}: it was written by {ckpt['world_size']} processes, now {info.world_size}")
+    method.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])
+    if ckpt["scaler"]:
+        scaler.load_state_dict(ckpt["scaler"])
+    set_rng_state(ckpt["rng"], info.rank, run.device)
+    global_step = ckpt["global_step"]
+    if info.is_main and log_path.exists():  # drop rows the killed run wrote after its checkpoint
+        rows = [r for r in log_path.read_text().splitlines() if r.strip() and json.loads(r)["step"] <= global_step]
+        log_path.write_text("".join(r + "\n" for r in rows))
+    return ckpt["epoch"], ckpt["step_in_epoch"], global_step, list(ckpt["losses"])
+
+
+def _wrap(run: _Run, method):
+    """DDP and torch.compile around the method (the method itself is what checkpoints save)."""
+    model = method
+    if ddp.is_distributed():  # also a one-process group (benchmarks/gpu_check.sh starts one)
+        model = torch.nn.parallel.DistributedDataParallel(method, device_ids=[run.device.index] if run.device.type == "cuda" else None)
+    if run.cfg.compile:
+        model = torch.compile(model)
+    return model
+
+
+def _loader(run: _Run, dataset: ImageDataset, sampler: GlobalBatchSampler, epoch: int):
+    return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, num_workers=run.cfg.num_workers, collate_fn=keep_batch,
+                                       pin_memory=run.pin_memory,
+                                       # its own generator: creating the iterator must not draw from
+                                       # the global RNG, or a mid-epoch resume would drift
+                                       generator=torch.Generator().manual_seed(run.cfg.seed + epoch))
 
 
 def _plot_losses(losses: list[float], path: Path, title: str) -> Path | None:
@@ -144,29 +279,70 @@ def _plot_losses(losses: list[float], path: Path, title: str) -> Path | None:
     return path
 
 
+def _open_logs(run: _Run, total_steps: int, global_step: int):
+    """metrics.jsonl, optional TensorBoard writer and progress bar (rank 0 only)."""
+    cfg, info = run.cfg, run.info
+    if not info.is_main:
+        return None, None, None
+    writer = None
+    if cfg.tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as e:
+            raise ValueError("tensorboard logging needs the tensorboard package (pip install tensorboard)") from e
+        writer = SummaryWriter(str(run.out_dir / "tensorboard"))
+    bar = None
+    if cfg.progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_steps, initial=global_step, desc=f"{cfg.method}{'+gaze' if cfg.gaze else ''}", unit="step")
+    return open(run.log_path, "a"), writer, bar
+
+
+def _optimise(run: _Run, model, optimizer, scheduler, scaler, view1, view2, index, global_step: int, epoch: int,
+              last_ckpt: int | None):
+    """Forward (autocast), finite-loss check across ranks, backward, optimiser and schedule step."""
+    with torch.autocast(run.device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
+        out = model(view1, view2, index)
+    loss = out.loss
+    finite = torch.isfinite(loss.detach()).float()
+    if run.info.world_size > 1:
+        finite = ddp.all_reduce_sum(finite) / run.info.world_size
+    if finite.item() < 1.0:
+        raise NonFiniteLossError(global_step + 1, epoch, float(loss.detach()), last_ckpt)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    return out
+
+
+def _finish(run: _Run, method, losses: list[float], global_step: int) -> tuple[Path, Path | None]:
+    """encoder.pt + encoder.json + loss.png (rank 0), then a barrier."""
+    cfg = run.cfg
+    encoder_path, plot_path = run.out_dir / "encoder.pt", None
+    if run.info.is_main:
+        save_encoder(encoder_path, method.backbone)
+        (run.out_dir / "encoder.json").write_text(json.dumps({
+            "backbone": cfg.backbone, "stem": cfg.stem, "pool": cfg.pool, "width": cfg.width, "in_channels": cfg.in_channels, "image_size": cfg.image_size,
+            "method": cfg.method, "gaze": cfg.gaze, "steps": global_step}, indent=2))
+        plot_path = _plot_losses(losses, run.out_dir / "loss.png", f"{cfg.method}{' + gaze' if cfg.gaze else ' baseline'}")
+    if run.info.world_size > 1:
+        torch.distributed.barrier()
+    return encoder_path, plot_path
+
+
 def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = None) -> TrainResult:
     """Pre-train an encoder; returns where everything was written.
 
     Run under ``torchrun --nproc-per-node N`` for DDP (gloo on CPU, NCCL on CUDA). `on_step`,
     if given, is called as ``on_step(global_step, loss)`` after each step (tests use it to kill
-    a run part-way).
+    a run part-way). Stages: `_setup` -> `_load_data` -> `_build` -> `_restore` -> `_wrap` ->
+    epochs of (`_loader` -> `to_views` on the device -> `_optimise` -> log / checkpoint) -> `_finish`.
     """
-    cfg.validate()
-    device = resolve_device(cfg.device)
-    info = ddp.init_distributed(device)
-    if device.type == "cuda" and info.world_size > 1:
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    out_dir = Path(cfg.out_dir)
-    ckpt_path, log_path = out_dir / "checkpoint.pt", out_dir / "metrics.jsonl"
-    if info.is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-
-    torch.manual_seed(cfg.seed)
-    if cfg.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-
+    run = _setup(cfg)
+    info, device = run.info, run.device
     dataset, lookup, report = _load_data(cfg, info)
     sampler = GlobalBatchSampler(len(dataset), cfg.batch_size, world_size=info.world_size, rank=info.rank, seed=cfg.seed)
     global_batch = sampler.global_batch
@@ -177,75 +353,25 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
 
-    backbone = build_backbone(cfg.backbone, cfg.in_channels, cfg.width, cfg.pretrained, stem=cfg.stem, pool=cfg.pool)
-    method = build_method(cfg, backbone, lookup).to(device)
-    optimizer = _optimizer(cfg, method.parameters())
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(total_steps, cfg.warmup_steps))
-    amp_dtype = None
-    if cfg.amp and device.type == "cuda":
-        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
-
-    start_epoch, start_step, global_step, losses = 0, 0, 0, []
-    if cfg.resume:
-        ckpt = load_checkpoint(ckpt_path)
-        saved = ckpt["config"]
-        # an option missing from an older checkpoint had its default then
-        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
-        changed = [k for k in RESUME_KEYS if saved.get(k, defaults[k]) != getattr(cfg, k)]
-        if changed:
-            raise ValueError(f"cannot resume {ckpt_path}: options changed since it was written: "
-                             + ", ".join(f"{k} {saved.get(k, defaults[k])!r} -> {getattr(cfg, k)!r}" for k in changed))
-        if ckpt["world_size"] != info.world_size:
-            raise ValueError(f"cannot resume {ckpt_path}: it was written by {ckpt['world_size']} processes, now {info.world_size}")
-        method.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ckpt["scaler"]:
-            scaler.load_state_dict(ckpt["scaler"])
-        set_rng_state(ckpt["rng"], info.rank, device)
-        start_epoch, start_step, global_step = ckpt["epoch"], ckpt["step_in_epoch"], ckpt["global_step"]
-        losses = list(ckpt["losses"])
-        if info.is_main and log_path.exists():  # drop rows the killed run wrote after its checkpoint
-            rows = [r for r in log_path.read_text().splitlines() if r.strip() and json.loads(r)["step"] <= global_step]
-            log_path.write_text("".join(r + "\n" for r in rows))
-    elif info.is_main and log_path.exists():
-        log_path.unlink()
-
-    model = method
-    if info.world_size > 1:
-        model = torch.nn.parallel.DistributedDataParallel(method, device_ids=[device.index] if device.type == "cuda" else None)
+    method, optimizer, scheduler, scaler = _build(run, lookup, total_steps)
+    start_epoch, start_step, global_step, losses = _restore(run, method, optimizer, scheduler, scaler)
+    model = _wrap(run, method)
     if info.is_main:
-        cfg.save(out_dir / "config.json")
-
-    writer = None
-    if cfg.tensorboard and info.is_main:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as e:
-            raise ValueError("tensorboard logging needs the tensorboard package (pip install tensorboard)") from e
-        writer = SummaryWriter(str(out_dir / "tensorboard"))
-
-    bar = None
-    if cfg.progress and info.is_main:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total_steps, initial=global_step, desc=f"{cfg.method}{'+gaze' if cfg.gaze else ''}", unit="step")
+        cfg.save(run.out_dir / "config.json")
+    log, writer, bar = _open_logs(run, total_steps, global_step)
 
     gaze_counts: list[float] = []
     last_ckpt = global_step if cfg.resume else None
-    indexed = _GraphIndexed(dataset)
 
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
         nonlocal last_ckpt
         rng = rng_state(device)  # collective: every rank
         if info.is_main:
-            save_checkpoint(ckpt_path, model=method, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=rng,
+            save_checkpoint(run.ckpt_path, model=method, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=rng,
                             epoch=epoch, step_in_epoch=step_in_epoch, global_step=global_step, losses=losses,
                             config=cfg.to_dict(), world_size=info.world_size)
         last_ckpt = global_step
 
-    log = open(log_path, "a") if info.is_main else None
     try:
         model.train()
         epoch = start_epoch
@@ -253,50 +379,41 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
             step_in_epoch = start_step if epoch == start_epoch else 0
             sampler.set_epoch(epoch, step_in_epoch)
             dataset.set_epoch(epoch)
-            loader = torch.utils.data.DataLoader(indexed, batch_sampler=sampler, num_workers=cfg.num_workers,
-                                                 pin_memory=device.type == "cuda",
-                                                 # its own generator: creating the iterator must not draw from
-                                                 # the global RNG, or a mid-epoch resume would drift
-                                                 generator=torch.Generator().manual_seed(cfg.seed + epoch))
             t_last = time.perf_counter()
-            for view1, view2, index in loader:
-                view1 = view1.to(device, non_blocking=True)
-                view2 = view2.to(device, non_blocking=True)
-                index = index.to(device, non_blocking=True)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    out = model(view1, view2, index)
-                loss = out.loss
-                finite = torch.isfinite(loss.detach()).float()
-                if info.world_size > 1:
-                    finite = ddp.all_reduce_sum(finite) / info.world_size
-                if finite.item() < 1.0:
-                    raise NonFiniteLossError(global_step + 1, epoch, float(loss.detach()), last_ckpt)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
+            batches = iter(_loader(run, dataset, sampler, epoch))
+            while True:
+                t_wait = time.perf_counter()
+                batch = next(batches, None)
+                if batch is None:
+                    break
+                t_batch = time.perf_counter()
+                view1, view2, index = to_views(batch, dataset.augment, device, in_channels=cfg.in_channels,
+                                               non_blocking=run.pin_memory, channels_last=run.channels_last)
+                loader_wait, augment_time = t_batch - t_wait, time.perf_counter() - t_batch
+                out = _optimise(run, model, optimizer, scheduler, scaler, view1, view2, index, global_step, epoch, last_ckpt)
                 global_step += 1
                 step_in_epoch += 1
                 method.momentum_update(global_step, total_steps)
 
-                loss_value = float(ddp.all_reduce_sum(loss.detach().float()) / info.world_size)
+                loss_value = float(ddp.all_reduce_sum(out.loss.detach().float()) / info.world_size)
                 losses.append(loss_value)
                 n_gaze = float(out.n_gaze_positives)
                 gaze_counts.append(n_gaze)
                 now = time.perf_counter()
-                ips = global_batch / max(now - t_last, 1e-9)
+                step_time = max(now - t_last, 1e-9)
+                ips = global_batch / step_time
                 t_last = now
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{ips:.1f}")
+                    bar.set_postfix(loss=f"{loss_value:.4f}", img_s=f"{ips:.1f}", wait=f"{100 * loader_wait / step_time:.0f}%")
                 if log is not None and (global_step % cfg.log_every == 0 or global_step == total_steps):
                     row = {"step": global_step, "epoch": epoch, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
-                           "gaze_positives_per_anchor": n_gaze / global_batch, "images_per_s": ips, "time": time.time()}
+                           "gaze_positives_per_anchor": n_gaze / global_batch, "images_per_s": ips,
+                           "loader_wait_s": loader_wait, "augment_s": augment_time, "step_s": step_time, "time": time.time()}
                     log.write(json.dumps(row) + "\n")
                     log.flush()
                     if writer is not None:
-                        for k in ("loss", "lr", "gaze_positives_per_anchor", "images_per_s"):
+                        for k in ("loss", "lr", "gaze_positives_per_anchor", "images_per_s", "loader_wait_s"):
                             writer.add_scalar(f"train/{k}", row[k], global_step)
                 if global_step % cfg.checkpoint_every == 0 and step_in_epoch < sampler.steps_per_epoch:
                     checkpoint(epoch, step_in_epoch)
@@ -318,15 +435,8 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
         if writer is not None:
             writer.close()
 
-    encoder_path, plot_path = out_dir / "encoder.pt", None
-    if info.is_main:
-        save_encoder(encoder_path, method.backbone)
-        (out_dir / "encoder.json").write_text(json.dumps({
-            "backbone": cfg.backbone, "stem": cfg.stem, "pool": cfg.pool, "width": cfg.width, "in_channels": cfg.in_channels, "image_size": cfg.image_size,
-            "method": cfg.method, "gaze": cfg.gaze, "steps": global_step}, indent=2))
-        plot_path = _plot_losses(losses, out_dir / "loss.png", f"{cfg.method}{' + gaze' if cfg.gaze else ' baseline'}")
-    if info.world_size > 1:
-        torch.distributed.barrier()
-    return TrainResult(out_dir=out_dir, encoder_path=encoder_path, checkpoint_path=ckpt_path, log_path=log_path,
-                       loss_plot_path=plot_path, config_path=out_dir / "config.json", losses=losses, steps=global_step,
+    encoder_path, plot_path = _finish(run, method, losses, global_step)
+    return TrainResult(out_dir=run.out_dir, encoder_path=encoder_path, checkpoint_path=run.ckpt_path, log_path=run.log_path,
+                       loss_plot_path=plot_path, config_path=run.out_dir / "config.json", losses=losses, steps=global_step,
                        image_report=report, n_gaze_positives=gaze_counts)
+
