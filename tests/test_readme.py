@@ -62,6 +62,7 @@ PLACEHOLDERS: dict[str, str | None] = {
     "encoder.pt": "run/encoder.pt",               # a kit file in a folder brings its folder (encoder.json)
     "run/encoder.pt": "run/encoder.pt",
     "runs/train/encoder.pt": "run/encoder.pt",
+    "cache/": "cache",                            # `mcgip prepare` cache of images.csv (a folder)
 }
 #: options whose value is a path the command writes (no placeholder needed).
 OUTPUT_OPTIONS = {"--out", "--out-dir", "--workdir", "--work", "--summary", "--plot"}
@@ -241,6 +242,8 @@ class Kit:
             self._pairs()
         elif name.startswith("run/"):
             self._encoder()
+        elif name == "cache":
+            self._cache()
         else:
             raise KeyError(f"the kit has no {name!r}: add a builder to Kit in tests/test_readme.py")
 
@@ -273,10 +276,18 @@ class Kit:
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(argv) == 0, f"could not train the kit's encoder: mcgip {' '.join(argv)}"
 
+    def _cache(self) -> None:
+        from mcgip_fast.train.cache import prepare_cache
+
+        prepare_cache(self.get("images.csv"), self.root / "cache", size=40, workers=1, progress=False)
+
     def materialize(self, example_name: str, kit_name: str, folder: Path) -> None:
         """Copy a kit file to `folder/example_name`; a kit file in a subfolder brings its siblings."""
         source, dest = self.get(kit_name), folder / example_name
         dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+            return
         if source.parent != self.root:
             for sibling in source.parent.iterdir():
                 if sibling.is_file() and sibling != source:
