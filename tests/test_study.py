@@ -197,7 +197,7 @@ def test_held_out_memory_is_bounded():
     maps = {s: measures[-1].scores for s in (1.0, 2.0)}
     tracemalloc.start()
     try:
-        held = held_out_study(measures, g, map_variants=maps, folds=5, repeats=1, seed=0)
+        held = held_out_study(measures, g, map_variants=maps, folds=3, repeats=1, seed=0)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

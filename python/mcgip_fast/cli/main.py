@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Subcommand modules under mcgip_fast.cli, in the order `--help` lists them.
-SUBCOMMANDS = ("demo", "mine", "train", "evaluate")
+SUBCOMMANDS = ("demo", "mine", "inspect", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
