@@ -13,11 +13,10 @@ from mcgip_fast.cli.main import main
 from mcgip_fast.gaze.archive import GazeArchive
 from mcgip_fast.report.agreement import (
     auc,
-    auc_by_category,
+    RankedScores,
     retrieval_sample,
     retrieval_top1,
     sample_group_pairs,
-    tie_ranks,
     top1_on_sample,
 )
 from mcgip_fast.report.inspect import InspectOptions, read_labels, run_inspect
@@ -27,13 +26,13 @@ CROWD = Path("/work/shared/data/crowd")
 
 # --------------------------------------------------------------------------- agreement metrics
 @pytest.mark.parametrize("seed", range(4))
-def test_auc_by_category_matches_sklearn(seed):
+def test_ranked_scores_auc_per_category_matches_sklearn(seed):
     rng = np.random.default_rng(seed)
     s = np.round(rng.normal(size=3000), 1)  # many ties
     s[rng.random(3000) < 0.05] = np.nan  # NaN ranks last
     y = rng.random(3000) < 0.2 + 0.1 * np.nan_to_num(s, nan=-3)
     cat = rng.integers(0, 3, 3000)
-    got = auc_by_category(tie_ranks(s), y, cat, 3)
+    got = RankedScores(s, y).auc(cat, 3)
     for c in range(3):
         m = cat == c
         assert got[c] == pytest.approx(roc_auc_score(y[m], np.nan_to_num(s[m], nan=-1e9)), abs=1e-12)

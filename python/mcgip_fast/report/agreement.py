@@ -12,8 +12,8 @@ One home for the metrics that the real-data study (`mcgip_fast.report.study`) an
 Two ways to feed them:
 
 * **dense** (N x N score matrices; the study, N <= a few thousand): `retrieval_top1`,
-  `pair_auc`, `hub_corrected`, and `tie_ranks` + `auc_from_ranks` to score many subsets of
-  the same pairs (cross-validation folds) in O(pairs) each, without re-sorting;
+  `pair_auc`, `hub_corrected`, and `RankedScores` to score many subsets of the same pairs
+  (cross-validation folds) in O(pairs) each, without re-sorting;
 * **sampled pairs** (archives too large for N x N; `mcgip inspect`): `sample_group_pairs`
   draws every within-group pair (up to a cap) and random between-group pairs, and says what it
   drew; `auc` scores them; `retrieval_sample` + `top1_on_sample` retrieve each sampled query's
@@ -43,50 +43,56 @@ def clean_scores(scores: np.ndarray) -> np.ndarray:
     return s
 
 
-def tie_ranks(values: np.ndarray) -> np.ndarray:
-    """Dense tie-group index of each value (0 = lowest; every non-finite value shares group 0 below
-    all finite values), as int32 when it fits. Ranking a subset of the same values later is then
-    a `np.bincount`, not a sort (`auc_from_ranks`)."""
-    v = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(v)
-    out = np.zeros(len(v), dtype=np.int32 if len(v) < 2**31 - 1 else np.int64)
-    if finite.any():
-        uniq, inv = np.unique(v[finite], return_inverse=True)
-        out[finite] = inv + 1
-    return out
+class RankedScores:
+    """One fixed score per pair, sorted once, so that the ROC-AUC of "positive" within any
+    categories of the pairs (e.g. a cross-validation fold's training and held-out pairs) costs
+    one gather and one cumulative sum, not a sort.
 
+    Ties count half and non-finite scores tie below every finite score; the AUC equals ranking
+    each category's scores with ``scipy.stats.rankdata`` (average ranks are half-integers, so the
+    sums are exact). Memory: one int32 index per pair plus three per positive.
+    """
 
-def auc_by_category(ranks: np.ndarray, positive: np.ndarray, category: np.ndarray, n_categories: int) -> np.ndarray:
-    """ROC-AUC of `positive` against the rest within each category (e.g. a fold's training and
-    held-out pairs), from `tie_ranks` of the scores, in one pass. Ties count half; identical to
-    ranking each category's scores with ``scipy.stats.rankdata`` (average ranks are
-    half-integers, so the sums are exact). NaN for a category without both classes."""
-    n_groups = int(ranks.max()) + 1 if len(ranks) else 1
-    slot = (np.asarray(category, dtype=np.int64) * 2 + np.asarray(positive, dtype=bool)) * n_groups + ranks
-    counts = np.bincount(slot, minlength=n_categories * 2 * n_groups).reshape(n_categories, 2, n_groups)
-    out = np.full(n_categories, np.nan)
-    for c in range(n_categories):
-        neg, pos = counts[c]
-        n_pos, n_neg = int(pos.sum()), int(neg.sum())
-        if n_pos == 0 or n_neg == 0:
-            continue
-        total = neg + pos
-        mean_rank = np.cumsum(total) - total + (total + 1) / 2.0  # average (1-based) rank of a tie group
-        out[c] = (float(np.dot(pos, mean_rank)) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return out
+    def __init__(self, scores: np.ndarray, positive: np.ndarray) -> None:
+        s = clean_scores(np.asarray(scores).ravel())
+        positive = np.asarray(positive, dtype=bool)
+        self.order = np.argsort(s, kind="stable").astype(np.int32 if len(s) < 2**31 - 1 else np.int64)
+        sv = s[self.order]
+        new_group = np.ones(len(sv), dtype=bool)
+        new_group[1:] = sv[1:] != sv[:-1]
+        starts = np.flatnonzero(new_group)
+        ends = np.append(starts[1:], len(sv))  # exclusive
+        where = np.flatnonzero(positive[self.order])  # sorted positions of the positives
+        group = np.searchsorted(starts, where, side="right") - 1
+        self.pos_pair = self.order[where]
+        self.pos_start, self.pos_end = starts[group], ends[group]
 
-
-def auc_from_ranks(ranks: np.ndarray, positive: np.ndarray, keep: np.ndarray | None = None) -> float:
-    """ROC-AUC of `positive` against the rest, from `tie_ranks` of the scores, over the entries in
-    `keep` (a mask; default all); see `auc_by_category`."""
-    if keep is None:
-        return float(auc_by_category(ranks, positive, np.zeros(len(ranks), np.int8), 1)[0])
-    return float(auc_by_category(ranks, positive, np.asarray(keep, dtype=np.int8), 2)[1])
+    def auc(self, category: np.ndarray | None = None, n_categories: int = 1) -> np.ndarray:
+        """AUC within each category (`category[k]` in 0..n_categories-1 for pair k; default one
+        category of every pair); NaN for a category without both classes."""
+        if category is None:
+            category = np.zeros(len(self.order), dtype=np.int8)
+        cat_sorted = category[self.order]
+        pos_cat = category[self.pos_pair]
+        out = np.full(n_categories, np.nan)
+        for c in range(n_categories):
+            seen = np.zeros(len(cat_sorted) + 1, dtype=np.int64)  # seen[k]: category-c pairs among the k lowest
+            np.cumsum(cat_sorted == c, out=seen[1:])
+            sel = pos_cat == c
+            n_pos = int(sel.sum())
+            n_neg = int(seen[-1]) - n_pos
+            if n_pos == 0 or n_neg == 0:
+                continue
+            below = seen[self.pos_start[sel]]
+            tied = seen[self.pos_end[sel]] - below
+            rank_sum = float(below.sum()) + float((tied + 1).sum()) / 2.0  # average ranks, 1-based
+            out[c] = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        return out
 
 
 def auc(scores: np.ndarray, positive: np.ndarray) -> float:
     """ROC-AUC of `positive` against the rest over 1-D `scores`; ties half, NaN ranks last."""
-    return auc_from_ranks(tie_ranks(scores), positive)
+    return float(RankedScores(scores, positive).auc()[0])
 
 
 def auc_rows(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:

@@ -35,8 +35,6 @@ import pandas as pd
 from mcgip_fast.gaze.archive import GazeArchive
 from mcgip_fast.report.agreement import (  # noqa: F401  (re-exported: the study's public metrics)
     auc,
-    auc_by_category,
-    auc_from_ranks,
     auc_rows,
     clean_scores,
     hub_correct_at,
@@ -44,7 +42,7 @@ from mcgip_fast.report.agreement import (  # noqa: F401  (re-exported: the study
     hub_means,
     pair_auc,
     retrieval_top1,
-    tie_ranks,
+    RankedScores,
     top1_of_rows,
     upper_pairs,
 )
@@ -279,8 +277,8 @@ class _Fold:
 
 
 class _StudyPairs:
-    """Every unordered pair (i < j) of the study's items, whether it is same-image, and each fixed
-    score's tie ranks over those pairs (so each fold's AUCs are bincounts, not sorts)."""
+    """Every unordered pair (i < j) of the study's items and whether it is same-image; fixed scores
+    are sorted over these pairs once (`ranked`), so each fold's AUCs need no sort."""
 
     def __init__(self, groups: np.ndarray) -> None:
         self.groups = np.asarray(groups)
@@ -288,8 +286,10 @@ class _StudyPairs:
         self.i, self.j = upper_pairs(self.n)
         self.same = self.groups[self.i] == self.groups[self.j]
 
-    def ranks(self, scores: np.ndarray) -> np.ndarray:
-        return tie_ranks(scores[self.i, self.j])
+    def ranked(self, scores) -> RankedScores:
+        """`scores` (an N x N matrix, or a pair score function) over every pair, sorted once."""
+        values = scores(self.i, self.j) if callable(scores) else scores[self.i, self.j]
+        return RankedScores(values, self.same)
 
 
 def held_out_study(
@@ -334,14 +334,14 @@ def held_out_study(
     dim_names = ("mm_vector", "mm_direction", "mm_length", "mm_position", "mm_duration")
     mm_dims = [names.index(d) for d in dim_names if d in names]
     grid = _simplex_grid(len(mm_dims), 0.1) if len(mm_dims) == len(dim_names) else None
-    ranks = [pairs.ranks(m.scores) for m in measures]
+    ranked = [pairs.ranked(m.scores) for m in measures]
     raw = [(lambda i, j, s=m.scores: s[i, j]) for m in measures]
     hubs = [hub_means(m.scores) for m in measures]
     csls = [(lambda i, j, s=m.scores, r=r: hub_correct_at(s, r, i, j)) for m, r in zip(measures, hubs)]
     map_csls = {}  # sigma -> (pair score, its ranks over all pairs)
     for sig, c in (map_variants or {}).items():
         f = (lambda i, j, s=c, r=hub_means(c): hub_correct_at(s, r, i, j))
-        map_csls[sig] = (f, tie_ranks(f(pairs.i, pairs.j)))
+        map_csls[sig] = (f, pairs.ranked(f))
     mm_stack = (lambda i, j: np.stack([np.nan_to_num(measures[k].scores[i, j], nan=0.0) for k in mm_dims], axis=1))
     rng = np.random.default_rng(seed)
     rows = []
@@ -355,8 +355,8 @@ def held_out_study(
                 rows.append(dict(repeat=rep, fold=f, measure=name, kind=kind, picked=picked, top1=top1, auc=auc_))
 
             single, train_aucs = {}, {}
-            for m, r in zip(measures, ranks):
-                train_aucs[m.name], held_auc = auc_by_category(r, pairs.same, fold.category, 2)
+            for m, r in zip(measures, ranked):
+                train_aucs[m.name], held_auc = r.auc(fold.category, 2)
                 single[m.name] = (fold.top1(lambda q, s=m.scores: s[q]), held_auc)
                 record(m.name, "single", *single[m.name])
             best = max(names, key=lambda k: train_aucs[k])
@@ -377,7 +377,7 @@ def held_out_study(
                 record(name, "combined", *fold.metrics(lambda i, j, z=z, coef=coef: z(i, j) @ coef))
 
             if map_csls:
-                map_aucs = {k: auc_by_category(r, pairs.same, fold.category, 2) for k, (_, r) in map_csls.items()}
+                map_aucs = {k: r.auc(fold.category, 2) for k, (_, r) in map_csls.items()}
                 sig = max(map_csls, key=lambda k: map_aucs[k][0])
                 score, r = map_csls[sig]
                 top1 = fold.top1(lambda q: score(np.repeat(q, pairs.n), np.tile(np.arange(pairs.n), len(q))).reshape(len(q), pairs.n))
