@@ -68,7 +68,7 @@ class InspectOptions:
     queries: int = 500  # top-1 queries
     gallery: int = 99  # random other-image candidates per top-1 query
     rule: str = "mutual"  # mining rule for the mined-precision check
-    k: int | None = None  # default: an eighth of the mined items, as the demo's mutual top-100 of 800
+    k: int | None = None  # default: an eighth of the mined items (readings), as the demo's mutual top-100 of 800
     mine_max_items: int = 2_000  # mined-precision check on at most this many readings (whole images)
     seed: int = 0
     threads: int | None = None
@@ -130,22 +130,38 @@ def read_labels(path: str | Path, archive_ids: np.ndarray, id_col: str = "image_
 
 
 # --------------------------------------------------------------------------- scores on pairs
-def scheme_scores(archive, scheme: str, i: np.ndarray, j: np.ndarray, threads: int | None = None) -> dict[str, np.ndarray]:
-    """The similarities `mcgip mine --scheme SCHEME` gives the pairs (i, j), with its defaults; for
-    multimatch also each of the five dimensions (``multimatch.position``, ...)."""
-    from mcgip_fast.mining.schemes import make_scheme
+class SchemeScorer:
+    """Scores pairs of one archive with the mining schemes (`mcgip mine --scheme S` with its
+    defaults), preparing each scheme once (heatmaps, features) however many pair sets are scored."""
 
-    sch = make_scheme(scheme)
-    sch.bind(archive)
-    state = sch.prepare(archive)
-    out = {scheme: np.asarray(sch.score_pairs(state, i, j, threads=threads), dtype=np.float64)}
-    if scheme == "multimatch":
-        from mcgip_fast.similarity.multimatch import multimatch_pairs
+    def __init__(self, archive, threads: int | None = None) -> None:
+        self.archive = archive
+        self.threads = threads
+        self._prepared: dict[str, tuple[Any, Any]] = {}
 
-        dims = multimatch_pairs(archive, np.stack([i, j], axis=1), screen=sch.screen, threads=threads)
-        for k, d in enumerate(MM_DIMENSIONS):
-            out[f"multimatch.{d}"] = dims[:, k]
-    return out
+    def _scheme(self, scheme: str):
+        if scheme not in self._prepared:
+            from mcgip_fast.mining.schemes import make_scheme
+
+            sch = make_scheme(scheme)
+            sch.bind(self.archive)
+            self._prepared[scheme] = (sch, sch.prepare(self.archive))
+        return self._prepared[scheme]
+
+    def __call__(self, scheme: str, i: np.ndarray, j: np.ndarray) -> dict[str, np.ndarray]:
+        """{measure: similarities of the pairs (i[k], j[k])}: the scheme's score, and for
+        multimatch also each of the five dimensions (``multimatch.position``, ...)."""
+        sch, state = self._scheme(scheme)
+        i = np.ascontiguousarray(i, dtype=np.int64)
+        j = np.ascontiguousarray(j, dtype=np.int64)
+        out = {scheme: np.asarray(sch.score_pairs(state, i, j, threads=self.threads), dtype=np.float64)}
+        if scheme == "multimatch":
+            from mcgip_fast.similarity.multimatch import multimatch_pairs
+
+            dims = multimatch_pairs(self.archive, np.stack([i, j], axis=1), screen=sch.screen, threads=self.threads)
+            for k, d in enumerate(MM_DIMENSIONS):
+                out[f"multimatch.{d}"] = dims[:, k]
+        return out
 
 
 # --------------------------------------------------------------------------- sections
@@ -188,53 +204,61 @@ def archive_summary(archive) -> dict[str, Any]:
     }
 
 
-def _agreement_rows(archive, groups: np.ndarray, sample: PairSample, opts: InspectOptions, bar, with_top1: bool) -> list[dict]:
-    """Pair AUC (and sampled top-1) of every scheme's measures against `groups` on `sample`."""
+def _agreement_rows(score: SchemeScorer, groups: np.ndarray, sample: PairSample, opts: InspectOptions, bar,
+                    with_top1: bool) -> list[dict]:
+    """Pair AUC (and sampled top-1) of every scheme's measures against `groups` on `sample`
+    (indices into the scorer's archive)."""
     rows = []
     retrieval = retrieval_sample(groups, opts.queries, opts.gallery, opts.seed) if with_top1 else None
+    n = len(sample.i)
     for scheme in opts.schemes:
-        scores = scheme_scores(archive, scheme, sample.i, sample.j, opts.threads)
-        tops = scheme_scores(archive, scheme, retrieval.i, retrieval.j, opts.threads) if retrieval is not None else {}
+        i, j = sample.i, sample.j
+        if retrieval is not None:  # one call for both pair sets
+            i, j = np.concatenate([i, retrieval.i]), np.concatenate([j, retrieval.j])
+        scores = score(scheme, i, j)
         for name, s in scores.items():
-            row = {"scheme": scheme, "measure": name, "auc": auc(s, sample.positive),
-                   "nan_pairs": int((~np.isfinite(s)).sum())}
+            row = {"scheme": scheme, "measure": name, "auc": auc(s[:n], sample.positive),
+                   "nan_pairs": int((~np.isfinite(s[:n])).sum())}
             if retrieval is not None:
-                row["top1"], row["top1_chance"] = top1_on_sample(retrieval, tops[name])
+                row["top1"], row["top1_chance"] = top1_on_sample(retrieval, s[n:])
                 row["top1_queries"] = retrieval.n_queries
             rows.append(row)
         bar.update(1)
     return rows
 
 
-def reader_agreement(archive, opts: InspectOptions, bar) -> dict[str, Any] | None:
+def reader_agreement(archive, score: SchemeScorer, opts: InspectOptions, bar) -> dict[str, Any] | None:
     groups = np.asarray(archive.image_ids).astype(str)
     sizes = np.unique(groups, return_counts=True)[1]
     if not (sizes > 1).any():
         return None
     sample = sample_group_pairs(groups, opts.max_positive_pairs, opts.max_negative_pairs, opts.seed)
-    rows = _agreement_rows(archive, groups, sample, opts, bar, with_top1=True)
+    rows = _agreement_rows(score, groups, sample, opts, bar, with_top1=True)
     return {"images_with_several_readers": int((sizes > 1).sum()), "pairs": sample.describe(), "rows": rows,
             "top1_sample": f"up to {opts.queries} random queries, each against its image's other readings and "
                            f"{opts.gallery} random readings of other images (seed {opts.seed})"}
 
 
-def label_agreement(archive, labels: dict[str, str], opts: InspectOptions, bar) -> dict[str, Any] | None:
+def label_agreement(archive, labels: dict[str, str], score: SchemeScorer, opts: InspectOptions, bar) -> dict[str, Any] | None:
     ids = np.asarray(archive.image_ids).astype(str)
     have = np.array([i in labels for i in ids])
     if have.sum() < 2:
         return None
-    sub = archive.subset(np.flatnonzero(have))
+    labelled = np.flatnonzero(have)
     sub_ids = ids[have]
     lab = np.array([labels[i] for i in sub_ids])
     sample = sample_group_pairs(lab, opts.max_positive_pairs, opts.max_negative_pairs, opts.seed)
     other_image = sub_ids[sample.i] != sub_ids[sample.j]  # another reader of the same image says nothing about labels
     per_image = np.unique(sub_ids, return_counts=True)[1].astype(np.int64)
     same_image_pairs = int((per_image * (per_image - 1) // 2).sum())
-    sample = PairSample(sample.i[other_image], sample.j[other_image], sample.positive[other_image],
+    # pairs as indices into the whole archive, so the scorer's prepared schemes are reused
+    sample = PairSample(labelled[sample.i[other_image]], labelled[sample.j[other_image]], sample.positive[other_image],
                         sample.positive_total - same_image_pairs, sample.negative_total, sample.seed)
-    rows = _agreement_rows(sub, lab, sample, opts, bar, with_top1=False)
-    mined = {s: mined_precision(sub, sub_ids, lab, s, opts) for s in opts.schemes}
+    rows = _agreement_rows(score, lab, sample, opts, bar, with_top1=False)
+    sub = archive.subset(labelled) if len(labelled) < len(archive) else archive
+    mined = {}
     for s in opts.schemes:
+        mined[s] = mined_precision(sub, sub_ids, lab, s, opts)
         bar.update(1)
     counts = {str(k): int(v) for k, v in zip(*np.unique([labels[i] for i in np.unique(sub_ids)], return_counts=True))}
     return {"labelled_images": int(len(np.unique(sub_ids))), "labelled_scanpaths": int(have.sum()),
@@ -242,16 +266,22 @@ def label_agreement(archive, labels: dict[str, str], opts: InspectOptions, bar) 
             "rows": rows, "mined": mined}
 
 
+#: How the mined-precision check mines: None = one item per reading (scanpath), a reading's label
+#: being its image's; "same-reader" = image-level pairs aggregated over readers, once issue 11's
+#: ``mine(..., aggregate=...)`` is merged (then this one line is the switch).
+MINE_AGGREGATE: str | None = None
+
+
 def _mine_image_pairs(archive, scheme: str, rule: str, k: int, opts: InspectOptions) -> tuple[np.ndarray, np.ndarray, str]:
     """Positives mined by `mcgip_fast.mining.mine`, as pairs of *image ids*, plus the level mined at.
 
-    Reading level: one item per scanpath; a reading's label is its image's. When image-level
-    aggregated mining is available (issue 11: ``mine(..., aggregate="same-reader")``), switch the
-    call below; everything after it works on pair keys and already handles image-level pairs."""
+    Works on the pair file's item keys, so reading-level pairs (keys ``image|reader``) and
+    image-level pairs (keys = image ids) are handled alike."""
     from mcgip_fast.mining import mine
 
-    pairs = mine(archive, scheme, rule, k=k, threads=opts.threads)
-    level = "reading level (a reading's label is its image's)"
+    extra = {} if MINE_AGGREGATE is None else {"aggregate": MINE_AGGREGATE}
+    pairs = mine(archive, scheme, rule, k=k, threads=opts.threads, **extra)
+    level = "reading level (a reading's label is its image's)" if MINE_AGGREGATE is None else f"image level ({MINE_AGGREGATE} aggregation)"
     keys = np.asarray(pairs.ids).astype(str)
     image_of = dict(zip(np.asarray(archive.keys).astype(str), np.asarray(archive.image_ids).astype(str)))
     image_of.update({i: i for i in np.asarray(archive.image_ids).astype(str)})
@@ -274,7 +304,8 @@ def mined_precision(archive, image_ids: np.ndarray, labels: np.ndarray, scheme: 
         member = np.isin(image_ids, pick)
         archive, image_ids, labels = archive.subset(np.flatnonzero(member)), image_ids[member], labels[member]
         note = f"mined on {len(pick)} random images ({member.sum()} readings) of {len(images)} (seed {opts.seed})"
-    k = opts.k if opts.k is not None else max(1, int(round(len(image_ids) / 8)))
+    n_items = len(np.unique(image_ids)) if MINE_AGGREGATE else len(image_ids)
+    k = opts.k if opts.k is not None else max(1, int(round(n_items / 8)))
     t0 = time.perf_counter()
     ia, ib, level = _mine_image_pairs(archive, scheme, opts.rule, k, opts)
     seconds = time.perf_counter() - t0
@@ -304,9 +335,11 @@ def verdicts(reader: dict | None, label: dict | None, schemes: tuple[str, ...]) 
             m = label["mined"][s]
             lift = m["lift"]
             v = "informative" if lift >= LIFT_INFORMATIVE else "weak" if lift >= LIFT_WEAK else "uninformative"
-            out[s] = {"verdict": v, "by": "labels", "lift": lift, "precision": m["precision"], "chance": m["chance"],
-                      "why": f"mined precision {m['precision']:.3f} = {lift:.2f}x chance {m['chance']:.3f} "
-                             f"(informative >= {LIFT_INFORMATIVE}x, uninformative < {LIFT_WEAK}x)"}
+            why = (f"mined precision {m['precision']:.3f} = {lift:.2f}x chance {m['chance']:.3f} "
+                   f"(informative >= {LIFT_INFORMATIVE}x, uninformative < {LIFT_WEAK}x)")
+            if not math.isfinite(lift):
+                why = f"the rule ({m['rule']}) mined no positives between different images, so gaze gives no positives to train on"
+            out[s] = {"verdict": v, "by": "labels", "lift": lift, "precision": m["precision"], "chance": m["chance"], "why": why}
         elif reader is not None:
             a = next(r["auc"] for r in reader["rows"] if r["measure"] == s)
             v = "informative" if a >= READER_AUC_INFORMATIVE else "weak" if a >= READER_AUC_WEAK else "uninformative"
@@ -357,8 +390,9 @@ def run_inspect(archive, labels: dict[str, str] | None = None, options: InspectO
     steps = len(opts.schemes) * (1 + (2 if labels else 0))
     with tqdm(total=steps, desc="mcgip inspect", unit="step", disable=not opts.progress) as bar:
         summary = archive_summary(archive)
-        reader = reader_agreement(archive, opts, bar)
-        label = label_agreement(archive, labels, opts, bar) if labels else None
+        score = SchemeScorer(archive, opts.threads)
+        reader = reader_agreement(archive, score, opts, bar)
+        label = label_agreement(archive, labels, score, opts, bar) if labels else None
     result = InspectResult(source, summary, reader, label, verdicts(reader, label, opts.schemes),
                            asdict(opts), list(notes or []))
     result.seconds = time.perf_counter() - t0
