@@ -20,6 +20,11 @@ measures, and the best training measure, picked on training segments (the honest
 beat). The proposed score is ``logistic_csls``, named in advance (`PROPOSED`); the other
 combinations are shown for context. Fitting never sees a held-out segment: training pairs are those with both scanpaths in
 training segments; each held-out scanpath is then a query against all 59 others.
+
+Scale: memory is O(N^2 x measures) (the measures' N x N matrices, N <= `MAX_STUDY_N`); a fold
+evaluates combinations only on the pairs it scores, and fits on at most `MAX_FIT_PAIRS` training
+pairs (the weight grid on `MAX_GRID_PAIRS`), so the embedded sample is fitted on all of them.
+The metrics live in `mcgip_fast.report.agreement`, shared with `mcgip inspect`.
 """
 
 from __future__ import annotations
