@@ -235,6 +235,17 @@ class _Standardised:
         return np.stack(cols, axis=1)
 
 
+def _positives_and_sample(positive: np.ndarray, cap: int, seed: list[int]) -> np.ndarray:
+    """Positions to fit on: all of them up to `cap`, else every positive plus a seeded uniform
+    sample of the others, `cap` in all, in their original order."""
+    idx = np.arange(len(positive))
+    if len(idx) <= cap:
+        return idx
+    pos, rest = idx[positive], idx[~positive]
+    take = np.random.default_rng(seed).choice(len(rest), size=max(0, cap - len(pos)), replace=False)
+    return np.sort(np.concatenate([pos, rest[take]]))
+
+
 class _Fold:
     """One held-out fold over the study's pairs: which items are held out, which pairs the fits see."""
 
@@ -246,20 +257,10 @@ class _Fold:
         self.train_mask = ~is_test[pairs.i] & ~is_test[pairs.j]
         self.held_mask = ~self.train_mask  # pairs with at least one held-out item
         fit = np.flatnonzero(self.train_mask)
-        if len(fit) > MAX_FIT_PAIRS:
-            # every same-image training pair, plus a uniform sample of the rest, in pair order
-            same = fit[pairs.same[fit]]
-            rest = fit[~pairs.same[fit]]
-            take = np.random.default_rng(list(seed)).choice(len(rest), size=max(0, MAX_FIT_PAIRS - len(same)), replace=False)
-            fit = np.sort(np.concatenate([same, rest[take]]))
+        fit = fit[_positives_and_sample(pairs.same[fit], MAX_FIT_PAIRS, list(seed))]
         self.fit = fit
         self.ti, self.tj, self.y_fit = pairs.i[fit], pairs.j[fit], pairs.same[fit]
-        grid = np.arange(len(fit))
-        if len(fit) > MAX_GRID_PAIRS:
-            same = grid[self.y_fit]
-            rest = grid[~self.y_fit]
-            take = np.random.default_rng([*seed, 1]).choice(len(rest), size=max(0, MAX_GRID_PAIRS - len(same)), replace=False)
-            grid = np.sort(np.concatenate([same, rest[take]]))
+        grid = _positives_and_sample(self.y_fit, MAX_GRID_PAIRS, [*seed, 1])
         self.grid_pairs = grid  # positions in the fitting pairs
         self.category = self.held_mask.astype(np.int8)  # 0: training pair, 1: has a held-out item
 
