@@ -226,3 +226,16 @@ def test_inspect_on_crowd(tmp_path):
     # viewers of the same photo look at the same places far more than viewers of other photos
     reader = {r["measure"]: r for r in res.reader["rows"]}
     assert reader["multimatch.position"]["auc"] > 0.6 and reader["dhash"]["top1"] > 2 * reader["dhash"]["top1_chance"]
+
+
+def test_inspect_without_readers_or_labels_says_so(tmp_path):
+    from mcgip_fast.report.inspect import write_report
+
+    arch, _ = _archive(12, 1, informative=True)
+    res = run_inspect(arch, None, _opts(schemes=("dhash",)))
+    assert res.reader is None and res.label is None
+    assert res.verdicts["dhash"]["verdict"] == "unknown"
+    paths = write_report(res, tmp_path)
+    md = paths["markdown"].read_text()
+    assert "No image was read by two or more readers" in md and "No labels given" in md
+    json.loads(paths["json"].read_text())  # strict JSON (NaN written as null)

@@ -239,7 +239,7 @@ class PairSample:
             return f"all {self.positive_total:,} same-group and {self.negative_total:,} different-group pairs"
         return (
             f"{self.n_positive:,} of {self.positive_total:,} same-group pairs and {self.n_negative:,} of "
-            f"{self.negative_total:,} different-group pairs, drawn uniformly at random (seed {self.seed})"
+            f"{self.negative_total:,} different-group pairs, drawn uniformly at random with replacement (seed {self.seed})"
         )
 
 
@@ -250,8 +250,8 @@ def _group_codes(groups: np.ndarray) -> np.ndarray:
 def sample_group_pairs(groups: np.ndarray, max_positive: int, max_negative: int, seed: int = 0) -> PairSample:
     """Unordered pairs (i < j) of items: same-group pairs (every one, or a uniform sample of
     `max_positive`) and a uniform sample of `max_negative` different-group pairs (every one if
-    there are fewer). Items with a group of NaN/None are never drawn. Deterministic in `seed`;
-    memory O(max_positive + max_negative + N)."""
+    there are fewer). Deterministic in `seed`; memory O(max_positive + max_negative + N) once the
+    archive has more pairs than the caps."""
     codes = _group_codes(groups)
     n = len(codes)
     rng = np.random.default_rng(seed)

@@ -364,7 +364,18 @@ class InspectResult:
     seconds: float = 0.0
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, default=_json_default)
+        """Strict JSON: NaN (a metric that could not be computed) is written as null."""
+        return json.dumps(_nan_to_none(asdict(self)), indent=2, default=_json_default, allow_nan=False)
+
+
+def _nan_to_none(o):
+    if isinstance(o, dict):
+        return {k: _nan_to_none(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_nan_to_none(v) for v in o]
+    if isinstance(o, (float, np.floating)) and not math.isfinite(float(o)):
+        return None
+    return o
 
 
 def _json_default(o):
