@@ -41,6 +41,8 @@ bench: build
 	$(PY) benchmarks/bench_mining.py dhash --n 100000
 	$(PY) benchmarks/bench_train.py 1
 	$(PY) benchmarks/bench_study.py --markdown
+	$(PY) benchmarks/bench_study_scale.py 200 400
+	$(PY) benchmarks/bench_inspect.py --n 2000
 	$(PY) -m pytest benchmarks --benchmark-enable -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 clean:
