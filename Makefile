@@ -42,6 +42,8 @@ bench: build
 	$(PY) benchmarks/bench_train.py 1
 	$(PY) benchmarks/bench_input.py --n 100 --steps 3
 	$(PY) benchmarks/bench_study.py --markdown
+	$(PY) benchmarks/bench_study_scale.py 200 400
+	$(PY) benchmarks/bench_inspect.py --n 2000
 	$(PY) -m pytest benchmarks --benchmark-enable -q; rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 clean:

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Subcommand modules under mcgip_fast.cli, in the order `--help` lists them.
-SUBCOMMANDS = ("demo", "prepare", "mine", "train", "evaluate")
+SUBCOMMANDS = ("demo", "inspect", "prepare", "mine", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

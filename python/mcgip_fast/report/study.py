@@ -20,19 +20,37 @@ measures, and the best training measure, picked on training segments (the honest
 beat). The proposed score is ``logistic_csls``, named in advance (`PROPOSED`); the other
 combinations are shown for context. Fitting never sees a held-out segment: training pairs are those with both scanpaths in
 training segments; each held-out scanpath is then a query against all 59 others.
+
+Scale: memory is O(N^2 x measures) (the measures' N x N matrices, N <= `MAX_STUDY_N`); a fold
+evaluates combinations only on the pairs it scores, and fits on at most `MAX_FIT_PAIRS` training
+pairs (the weight grid on `MAX_GRID_PAIRS`), so the embedded sample is fitted on all of them.
+The metrics live in `mcgip_fast.report.agreement`, shared with `mcgip inspect`.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from mcgip_fast.gaze.archive import GazeArchive
+from mcgip_fast.report.agreement import (  # noqa: F401  (re-exported: the study's public metrics)
+    auc,
+    auc_rows,
+    clean_scores,
+    hub_correct_at,
+    hub_corrected,
+    hub_means,
+    pair_auc,
+    retrieval_top1,
+    RankedScores,
+    top1_of_rows,
+    upper_pairs,
+)
 
 #: McGIP's MultiMatch weights (vector, direction, length, position, duration).
 MCGIP_MM_WEIGHTS = (0.1, 0.1, 0.1, 0.1, 0.6)
@@ -43,90 +61,19 @@ GROUPING = dict(tdir=45.0, tdur=0.3, tamp=146.8)
 PROPOSED = "logistic_csls"
 #: Gaze-map sigmas (map pixels per 128 map columns) that `map_corr_csls` picks from on training segments.
 MAP_SIGMAS = (2.0, 4.0, 6.0, 8.0, 12.0)
-#: Largest set the study accepts: it builds dense N x N matrices, fine for a study sample only.
+#: Largest set the study accepts: it keeps dense N x N matrices (one per measure), fine for a study sample only.
 MAX_STUDY_N = 2000
+#: Training pairs a fold fits on (weight grid, logistic regressions): all of them up to this many,
+#: else every same-image training pair plus a uniform sample of the others (seeded per fold).
+MAX_FIT_PAIRS = 20_000
+#: Pairs the MultiMatch weight grid (1001 weight vectors) is scored on: every same-image fitting pair
+#: plus the first of a fold's shuffled other fitting pairs up to this many (all of them in small studies).
+MAX_GRID_PAIRS = 5_000
 
 
 # --------------------------------------------------------------------------- metrics
-def _clean(scores: np.ndarray) -> np.ndarray:
-    s = np.array(scores, dtype=np.float64, copy=True)
-    s[~np.isfinite(s)] = -np.inf
-    return s
-
-
-def retrieval_top1(scores: np.ndarray, groups: np.ndarray, queries: np.ndarray | None = None) -> float:
-    """Mean top-1 retrieval of a same-group item over `queries` (default: all items).
-
-    `scores` is (N, N), higher = more similar; the diagonal is ignored. A query whose top score
-    is shared by t candidates, p of them same-group, scores p / t. NaN scores rank last.
-    Queries without any same-group partner are skipped.
-    """
-    s = _clean(scores)
-    np.fill_diagonal(s, -np.inf)
-    groups = np.asarray(groups)
-    same = groups[:, None] == groups[None, :]
-    np.fill_diagonal(same, False)
-    q = np.arange(len(s)) if queries is None else np.asarray(queries)
-    vals = []
-    for i in q:
-        if not same[i].any():
-            continue
-        row = s[i]
-        top = row == row.max()
-        vals.append(same[i][top].sum() / top.sum())
-    return float(np.mean(vals)) if vals else float("nan")
-
-
-def pair_auc(scores: np.ndarray, groups: np.ndarray, rows: np.ndarray | None = None) -> float:
-    """ROC-AUC of "same group" over unordered pairs (i < j), ties counted half; NaN ranks last.
-
-    With `rows`, only pairs with at least one item in `rows` count.
-    """
-    from scipy.stats import rankdata
-
-    groups = np.asarray(groups)
-    iu, ju = np.triu_indices(len(groups), 1)
-    if rows is not None:
-        member = np.zeros(len(groups), dtype=bool)
-        member[np.asarray(rows)] = True
-        keep = member[iu] | member[ju]
-        iu, ju = iu[keep], ju[keep]
-    y = groups[iu] == groups[ju]
-    s = _clean(scores)[iu, ju]
-    s[np.isneginf(s)] = np.nanmin(s[np.isfinite(s)]) - 1 if np.isfinite(s).any() else 0.0
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    r = rankdata(s)
-    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
-def _auc_many(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """ROC-AUC of each row of `scores` (W, P) against labels `y` (P,), ties counted half."""
-    from scipy.stats import rankdata
-
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    r = rankdata(scores, axis=1)
-    return (r[:, y].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
-def hub_corrected(scores: np.ndarray, k: int = 5) -> np.ndarray:
-    """Cross-domain similarity local scaling (CSLS): ``2 s(i, j) - r_i - r_j``, where r_i is the mean
-    of item i's k highest similarities to other items.
-
-    An item that is close to everything (a "hub": e.g. a scanpath that stays near the screen
-    centre) is discounted, so it stops winning every query. Uses no labels.
-    """
-    s = _clean(scores)
-    t = s.copy()
-    np.fill_diagonal(t, -np.inf)
-    k = max(1, min(k, len(s) - 1))
-    top = np.sort(t, axis=1)[:, -k:]
-    top[~np.isfinite(top)] = np.nan
-    r = np.nan_to_num(np.nanmean(top, axis=1), nan=0.0)
-    out = 2 * s - r[:, None] - r[None, :]
-    out[~np.isfinite(s)] = np.nan
-    return out
+# The metrics live in `mcgip_fast.report.agreement` (shared with `mcgip inspect`); re-exported here.
+_clean = clean_scores
 
 
 # --------------------------------------------------------------------------- measures
@@ -254,34 +201,101 @@ def compute_measures(archive: GazeArchive, maps: np.ndarray | None = None, threa
 
 
 # --------------------------------------------------------------------------- combinations
-def _zscore_stack(ms: list[np.ndarray], fit_mask: np.ndarray) -> np.ndarray:
-    """(N, N, M) features, each standardised on the fitting pairs; NaN -> the fitting minimum."""
-    out = []
-    for m in ms:
-        m = np.array(m, dtype=np.float64)
-        vals = m[fit_mask]
-        vals = vals[np.isfinite(vals)]
-        lo = vals.min() if len(vals) else 0.0
-        m[~np.isfinite(m)] = lo
-        mu, sd = (vals.mean(), vals.std()) if len(vals) else (0.0, 1.0)
-        out.append((m - mu) / (sd if sd > 0 else 1.0))
-    return np.stack(out, axis=2)
-
-
 def _simplex_grid(k: int, step: float) -> np.ndarray:
     n = int(round(1 / step))
     pts = [c for c in itertools.product(range(n + 1), repeat=k) if sum(c) == n]
     return np.asarray(pts, dtype=np.float64) / n
 
 
-@dataclass
-class HeldOut:
-    """Per-fold held-out scores of every single measure and every combination."""
+#: A score defined on any pairs: ``score(i, j)`` -> the similarities of pairs (i[k], j[k]).
+PairScore = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-    rows: list[dict] = field(default_factory=list)
 
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows)
+class _Standardised:
+    """Features standardised on the fitting pairs (NaN -> the fitting minimum), evaluated on any pairs.
+
+    Holds only per-feature constants, never a pairs x features array beyond the pairs asked for."""
+
+    def __init__(self, features: list[PairScore], ti: np.ndarray, tj: np.ndarray) -> None:
+        self.features = features
+        self.consts = []
+        for f in features:
+            vals = f(ti, tj)
+            vals = vals[np.isfinite(vals)]
+            lo = vals.min() if len(vals) else 0.0
+            mu, sd = (vals.mean(), vals.std()) if len(vals) else (0.0, 1.0)
+            self.consts.append((lo, mu, sd if sd > 0 else 1.0))
+
+    def __call__(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        cols = []
+        for f, (lo, mu, sd) in zip(self.features, self.consts):
+            v = np.array(f(i, j), dtype=np.float64)
+            v[~np.isfinite(v)] = lo
+            cols.append((v - mu) / sd)
+        return np.stack(cols, axis=1)
+
+
+def _positives_and_sample(positive: np.ndarray, cap: int, seed: list[int]) -> np.ndarray:
+    """Positions to fit on: all of them up to `cap`, else every positive plus a seeded uniform
+    sample of the others, `cap` in all, in their original order."""
+    idx = np.arange(len(positive))
+    if len(idx) <= cap:
+        return idx
+    pos, rest = idx[positive], idx[~positive]
+    take = np.random.default_rng(seed).choice(len(rest), size=max(0, cap - len(pos)), replace=False)
+    return np.sort(np.concatenate([pos, rest[take]]))
+
+
+class _Fold:
+    """One held-out fold over the study's pairs: which items are held out, which pairs the fits see."""
+
+    def __init__(self, pairs: "_StudyPairs", test_items: np.ndarray, seed: tuple[int, ...]) -> None:
+        self.pairs = pairs
+        self.test = test_items
+        is_test = np.zeros(pairs.n, dtype=bool)
+        is_test[test_items] = True
+        self.train_mask = ~is_test[pairs.i] & ~is_test[pairs.j]
+        self.held_mask = ~self.train_mask  # pairs with at least one held-out item
+        fit = np.flatnonzero(self.train_mask)
+        fit = fit[_positives_and_sample(pairs.same[fit], MAX_FIT_PAIRS, list(seed))]
+        self.fit = fit
+        self.ti, self.tj, self.y_fit = pairs.i[fit], pairs.j[fit], pairs.same[fit]
+        grid = _positives_and_sample(self.y_fit, MAX_GRID_PAIRS, [*seed, 1])
+        self.grid_pairs = grid  # positions in the fitting pairs
+        self.category = self.held_mask.astype(np.int8)  # 0: training pair, 1: has a held-out item
+
+    def metrics(self, score: PairScore) -> tuple[float, float]:
+        """(top-1 over the held-out queries against all items, AUC over pairs with a held-out item)."""
+        p = self.pairs
+        held = np.flatnonzero(self.held_mask)
+        a = auc(score(p.i[held], p.j[held]), p.same[held])
+        return self.top1(lambda q: score(np.repeat(q, p.n), np.tile(np.arange(p.n), len(q))).reshape(len(q), p.n)), a
+
+    def top1(self, rows: Callable[[np.ndarray], np.ndarray]) -> float:
+        """Mean top-1 of the held-out queries; `rows(q)` gives their (len(q), N) score rows."""
+        step = max(1, (1 << 20) // max(1, self.pairs.n))
+        vals = np.concatenate([
+            top1_of_rows(rows(self.test[a:a + step]), self.test[a:a + step], self.pairs.groups)
+            for a in range(0, len(self.test), step)
+        ])
+        vals = vals[np.isfinite(vals)]
+        return float(np.mean(vals)) if len(vals) else float("nan")
+
+
+class _StudyPairs:
+    """Every unordered pair (i < j) of the study's items and whether it is same-image; fixed scores
+    are sorted over these pairs once (`ranked`), so each fold's AUCs need no sort."""
+
+    def __init__(self, groups: np.ndarray) -> None:
+        self.groups = np.asarray(groups)
+        self.n = len(self.groups)
+        self.i, self.j = upper_pairs(self.n)
+        self.same = self.groups[self.i] == self.groups[self.j]
+
+    def ranked(self, scores) -> RankedScores:
+        """`scores` (an N x N matrix, or a pair score function) over every pair, sorted once."""
+        values = scores(self.i, self.j) if callable(scores) else scores[self.i, self.j]
+        return RankedScores(values, self.same)
 
 
 def held_out_study(
@@ -304,6 +318,12 @@ def held_out_study(
       `map_variants` ({sigma: correlation matrix}), then hub-corrected (`hub_corrected`);
     * ``logistic_csls``: logistic regression over the hub-corrected single measures.
 
+    The logistic regressions fit on at most `MAX_FIT_PAIRS` training pairs and the weight grid is
+    scored on at most `MAX_GRID_PAIRS` of those (every same-group training pair plus a seeded
+    uniform sample of the others; all of them in small studies such as the embedded sample); the
+    "best single" and sigma choices use every training pair. Memory stays
+    O(N^2 x measures): scores are evaluated on the pairs a fold needs, never on pairs x grid.
+
     Returns one row per (repeat, fold, measure): top1 over the fold's held-out queries (against
     all other items) and auc over pairs with at least one held-out item.
     """
@@ -315,57 +335,59 @@ def held_out_study(
         raise ValueError(f"folds must be between 2 and the number of groups ({len(uniq)}), got {folds}")
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
+    pairs = _StudyPairs(groups)
     names = [m.name for m in measures]
     dim_names = ("mm_vector", "mm_direction", "mm_length", "mm_position", "mm_duration")
     mm_dims = [names.index(d) for d in dim_names if d in names]
     grid = _simplex_grid(len(mm_dims), 0.1) if len(mm_dims) == len(dim_names) else None
-    csls = [hub_corrected(m.scores) for m in measures]
-    csls_maps = {sig: hub_corrected(c) for sig, c in (map_variants or {}).items()}
+    ranked = [pairs.ranked(m.scores) for m in measures]
+    raw = [(lambda i, j, s=m.scores: s[i, j]) for m in measures]
+    hubs = [hub_means(m.scores) for m in measures]
+    csls = [(lambda i, j, s=m.scores, r=r: hub_correct_at(s, r, i, j)) for m, r in zip(measures, hubs)]
+    map_csls = {}  # sigma -> (pair score, its ranks over all pairs)
+    for sig, c in (map_variants or {}).items():
+        f = (lambda i, j, s=c, r=hub_means(c): hub_correct_at(s, r, i, j))
+        map_csls[sig] = (f, pairs.ranked(f))
+    mm_stack = (lambda i, j: np.stack([np.nan_to_num(measures[k].scores[i, j], nan=0.0) for k in mm_dims], axis=1))
     rng = np.random.default_rng(seed)
     rows = []
-    n = len(groups)
-    same = groups[:, None] == groups[None, :]
     for rep in range(repeats):
         perm = rng.permutation(uniq)
         for f in range(folds):
             test_groups = perm[f::folds]
-            test = np.flatnonzero(np.isin(groups, test_groups))
-            train = np.flatnonzero(~np.isin(groups, test_groups))
-            fit_mask = np.zeros((n, n), dtype=bool)
-            fit_mask[np.ix_(train, train)] = True
-            fit_mask = np.triu(fit_mask, 1)
-            ti, tj = np.nonzero(fit_mask)
-            y_fit = same[ti, tj]
+            fold = _Fold(pairs, np.flatnonzero(np.isin(groups, test_groups)), seed=(seed, rep, f))
 
-            def record(name: str, kind: str, s: np.ndarray, picked: str | None = None) -> None:
-                rows.append(dict(repeat=rep, fold=f, measure=name, kind=kind, picked=picked,
-                                 top1=retrieval_top1(s, groups, test), auc=pair_auc(s, groups, test)))
+            def record(name: str, kind: str, top1: float, auc_: float, picked: str | None = None) -> None:
+                rows.append(dict(repeat=rep, fold=f, measure=name, kind=kind, picked=picked, top1=top1, auc=auc_))
 
-            def train_auc(s: np.ndarray) -> float:
-                v = _clean(s)[ti, tj]
-                v[~np.isfinite(v)] = -1e300
-                return float(_auc_many(v[None], y_fit)[0])
-
-            for m in measures:
-                record(m.name, "single", m.scores)
-            aucs = {m.name: train_auc(m.scores) for m in measures}
-            best = max(names, key=lambda k: aucs[k])
-            record("best_single_on_train", "selected", measures[names.index(best)].scores, best)
+            single, train_aucs = {}, {}
+            for m, r in zip(measures, ranked):
+                train_aucs[m.name], held_auc = r.auc(fold.category, 2)
+                single[m.name] = (fold.top1(lambda q, s=m.scores: s[q]), held_auc)
+                record(m.name, "single", *single[m.name])
+            best = max(names, key=lambda k: train_aucs[k])
+            record("best_single_on_train", "selected", *single[best], best)
 
             if grid is not None:
-                stack = np.stack([np.nan_to_num(measures[k].scores, nan=0.0) for k in mm_dims], axis=2)
-                w = grid[int(np.argmax(_auc_many(grid @ stack[ti, tj].T, y_fit)))]
-                record("mm_weighted_fit", "combined", stack @ w, ",".join(f"{v:.1f}" for v in w))
+                g = fold.grid_pairs
+                x_fit = mm_stack(fold.ti[g], fold.tj[g])
+                w = grid[int(np.argmax(auc_rows(grid @ x_fit.T, fold.y_fit[g])))]
+                record("mm_weighted_fit", "combined", *fold.metrics(lambda i, j, w=w: mm_stack(i, j) @ w),
+                       ",".join(f"{v:.1f}" for v in w))
 
-            for name, mats in (("logistic_all", [m.scores for m in measures]), ("logistic_csls", csls)):
-                feats = _zscore_stack(mats, fit_mask)
+            for name, feats in (("logistic_all", raw), ("logistic_csls", csls)):
+                z = _Standardised(feats, fold.ti, fold.tj)
                 clf = LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000)
-                clf.fit(feats[ti, tj], y_fit)
-                record(name, "combined", feats @ clf.coef_.ravel())
+                clf.fit(z(fold.ti, fold.tj), fold.y_fit)
+                coef = clf.coef_.ravel()
+                record(name, "combined", *fold.metrics(lambda i, j, z=z, coef=coef: z(i, j) @ coef))
 
-            if csls_maps:
-                sig = max(csls_maps, key=lambda k: train_auc(csls_maps[k]))
-                record("map_corr_csls", "combined", csls_maps[sig], f"sigma {sig:g}")
+            if map_csls:
+                map_aucs = {k: r.auc(fold.category, 2) for k, (_, r) in map_csls.items()}
+                sig = max(map_csls, key=lambda k: map_aucs[k][0])
+                score, r = map_csls[sig]
+                top1 = fold.top1(lambda q: score(np.repeat(q, pairs.n), np.tile(np.arange(pairs.n), len(q))).reshape(len(q), pairs.n))
+                record("map_corr_csls", "combined", top1, map_aucs[sig][1], f"sigma {sig:g}")
     return pd.DataFrame(rows)
 
 

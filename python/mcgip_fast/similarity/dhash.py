@@ -34,6 +34,10 @@ from mcgip_fast import _core
 FloatScaling = Literal["max", "unit", "raise"]
 
 
+#: Maps scaled at once by `to_uint8` (its float64 temporaries stay ~4 x 8 bytes x this x H x W).
+_TO_UINT8_CHUNK = 512
+
+
 def to_uint8(maps: np.ndarray, float_scaling: FloatScaling = "max") -> np.ndarray:
     """Scale float maps to uint8 the way :func:`dhash` does (see the module docs)."""
     arr = np.asarray(maps)
@@ -43,6 +47,8 @@ def to_uint8(maps: np.ndarray, float_scaling: FloatScaling = "max") -> np.ndarra
         raise ValueError(f"images must be uint8 or float, got dtype {arr.dtype}")
     if float_scaling == "raise":
         raise ValueError("float images given with float_scaling='raise'; pass uint8 or choose 'max' or 'unit'")
+    if arr.ndim == 3 and len(arr) > _TO_UINT8_CHUNK:  # per-image scaling: chunks bound the float64 temporaries
+        return np.concatenate([to_uint8(arr[a:a + _TO_UINT8_CHUNK], float_scaling) for a in range(0, len(arr), _TO_UINT8_CHUNK)])
     if not np.isfinite(arr).all():
         raise ValueError("images hold NaN or infinity")
     x = arr.astype(np.float64)
