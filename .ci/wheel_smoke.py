@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -94,14 +95,23 @@ def venv_python(home: Path) -> Path:
 
 def run(cmd: list, env: dict, cwd: Path) -> None:
     print("+", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], env=env, cwd=cwd, check=True)
+    rc = subprocess.run([str(c) for c in cmd], env=env, cwd=cwd).returncode
+    if rc != 0:
+        raise SystemExit(f"smoke test FAILED (exit {rc}): {' '.join(str(c) for c in cmd)}")
+
+
+def default_workdir() -> Path:
+    """A fixed folder outside the tree, one per checkout: the next run clears it, so a finished run
+    leaves its venv and outputs to look at and costs no slow delete of a venv."""
+    tag = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    return Path(tempfile.gettempdir()) / f"mcgip-wheel-smoke-{tag}"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("wheel", help="the wheel or sdist to test (a glob is expanded; it must match one file)")
     p.add_argument("--extras", default="gaze,distributed,dicom", help="extras for stage 2 ('' skips it; default: %(default)s)")
-    p.add_argument("--keep", action="store_true", help="keep the temporary venv and outputs (the path is printed)")
+    p.add_argument("--workdir", type=Path, default=default_workdir(), help="venv and outputs; cleared first (default: %(default)s)")
     args = p.parse_args(argv)
 
     wheels = sorted(glob.glob(args.wheel))
@@ -112,36 +122,34 @@ def main(argv: list[str] | None = None) -> int:
     if f"-{version}-" not in wheel.name and not wheel.name.endswith(f"-{version}.tar.gz"):
         raise SystemExit(f"{wheel.name}: not version {version} (Cargo.toml)")
 
+    tmp = args.workdir.resolve()
+    if tmp.is_relative_to(ROOT):
+        raise SystemExit(f"--workdir {tmp}: must lie outside the source tree {ROOT}")
+    shutil.rmtree(tmp, ignore_errors=True)
     t0 = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix="mcgip-wheel-smoke-"))
-    try:
-        home, work = tmp / "venv", tmp / "work"
-        work.mkdir()
-        is_wheel = wheel.suffix == ".whl"
-        env = env_without_rust() if is_wheel else env_for_offline_sdist_build(wheel, tmp)
-        venv.create(home, with_pip=True)
-        py = venv_python(home)
-        pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-        # The checks run from `work`, a copy: running them from .ci/ would put .ci/ on sys.path.
-        checks = work / "wheel_checks.py"
-        shutil.copy(ROOT / ".ci" / "wheel_checks.py", checks)
-        (work / "expected.json").write_text(json.dumps({"version": version, "data_files": embedded_data_files()}))
-        check = [py, checks, "--expected", work / "expected.json", "--out", work / "out"]
+    home, work = tmp / "venv", tmp / "work"
+    work.mkdir(parents=True)
+    print(f"smoke test of {wheel.name} in {tmp}", flush=True)
+    is_wheel = wheel.suffix == ".whl"
+    env = env_without_rust() if is_wheel else env_for_offline_sdist_build(wheel, tmp)
+    venv.create(home, with_pip=True)
+    py = venv_python(home)
+    pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # The checks run from `work`, a copy: running them from .ci/ would put .ci/ on sys.path.
+    checks = work / "wheel_checks.py"
+    shutil.copy(ROOT / ".ci" / "wheel_checks.py", checks)
+    (work / "expected.json").write_text(json.dumps({"version": version, "data_files": embedded_data_files()}))
+    check = [py, checks, "--expected", work / "expected.json", "--out", work / "out"]
 
-        t_install = time.perf_counter()
-        run(pip + [wheel], env, work)
-        print(f"installed in {time.perf_counter() - t_install:.0f} s", flush=True)
-        run(check + ["--stage", "base"], env, work)
-        if args.extras:
-            run(pip + [f"{wheel}[{args.extras}]"], env, work)
-            run(check + ["--stage", "extras", "--extras", args.extras], env, work)
-        print(f"smoke test passed: {wheel.name} ({time.perf_counter() - t0:.0f} s)")
-        return 0
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+    t_install = time.perf_counter()
+    run(pip + [wheel], env, work)
+    print(f"installed in {time.perf_counter() - t_install:.0f} s", flush=True)
+    run(check + ["--stage", "base"], env, work)
+    if args.extras:
+        run(pip + [f"{wheel}[{args.extras}]"], env, work)
+        run(check + ["--stage", "extras", "--extras", args.extras], env, work)
+    print(f"smoke test passed: {wheel.name} ({time.perf_counter() - t0:.0f} s)")
+    return 0
 
 
 if __name__ == "__main__":
