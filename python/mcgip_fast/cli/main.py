@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from mcgip_fast._core import __version__
+
 #: Subcommand modules under mcgip_fast.cli, in the order `--help` lists them.
 SUBCOMMANDS = ("demo", "inspect", "prepare", "mine", "train", "evaluate")
 
@@ -15,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mcgip",
         description="Gaze-guided contrastive pre-training (McGIP) at archive scale.",
     )
+    parser.add_argument("--version", action="version", version=f"mcgip {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:
         try:
