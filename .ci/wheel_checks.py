@@ -4,8 +4,7 @@ Runs from a folder outside the source tree, so `import mcgip_fast` finds only th
 Stage "base" (wheel installed without extras): the package comes from site-packages; the versions
 agree with Cargo.toml; every runtime name of `_core.pyi` and `mcgip_fast.__all__` imports; every
 module imports, or fails only on a package that an extra declares; every embedded data file is
-installed; `mcgip mine` runs on the embedded studyforrest sample (and `mcgip inspect`, where the
-CLI has it). Stage "extras": each extra's requirements are installed and the code that needs them
+installed; `mcgip mine` and `mcgip inspect` run on the embedded studyforrest sample. Stage "extras": each extra's requirements are installed and the code that needs them
 runs (pymovements fixation detection, mining on a Dask LocalCluster equal to local mining).
 """
 
@@ -179,12 +178,9 @@ def check_cli(out: Path):
         check(pairs.n_edges > 0, f"{target}: no pairs")
         for side in (target.with_suffix(".summary.json"), target.with_suffix(".scores.png")):
             check(side.is_file() and side.stat().st_size > 0, f"mcgip mine wrote no {side.name}")
-    if run_mcgip("inspect", "--help").returncode == 0:  # `mcgip inspect` is on another branch for now
-        inspect_dir = out / "inspect"
-        mcgip("inspect", "--gaze", "studyforrest", "--out", str(inspect_dir))
-        check(inspect_dir.is_dir() and any(inspect_dir.iterdir()), f"mcgip inspect wrote nothing to {inspect_dir}")
-    else:
-        print("  (no `mcgip inspect` in this version)")
+    inspect_dir = out / "inspect"
+    mcgip("inspect", "--gaze", "studyforrest", "--out", str(inspect_dir))
+    check(inspect_dir.is_dir() and any(inspect_dir.iterdir()), f"mcgip inspect wrote nothing to {inspect_dir}")
 
 
 # ---------------------------------------------------------------- stage "extras"

@@ -7,7 +7,7 @@
 2. installs the wheel (base dependencies only) with no Rust toolchain on PATH and no PYTHONPATH;
 3. runs `.ci/wheel_checks.py --stage base` with the venv's Python from a folder outside the source
    tree, so only the installed package can be imported: versions, the stubs' names, `__all__`,
-   every module, the embedded data files, `mcgip mine` (and `mcgip inspect` once it exists);
+   every module, the embedded data files, `mcgip mine` and `mcgip inspect`;
 4. installs the light extras into the same venv and runs `--stage extras`.
 
 `train` (torch) is not installed here (gigabytes); its requirements are checked in the wheel's
