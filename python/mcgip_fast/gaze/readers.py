@@ -76,8 +76,11 @@ class _Table:
         return np.asarray([str(v) for v in col], dtype=object)
 
 
-def _load(source: TableSource, sep: str | None = None) -> _Table:
-    """Read a path or DataFrame into columns. Unreadable files raise ValueError naming the file."""
+def _load(source: TableSource, sep: str | None = None, text_cols: Iterable[str | None] = ()) -> _Table:
+    """Read a path or DataFrame into columns. Unreadable files raise ValueError naming the file.
+
+    `text_cols` (image and reader ids) are read from text files as written: ``001`` stays ``001``.
+    """
     import pandas as pd
 
     if isinstance(source, pd.DataFrame):
@@ -105,7 +108,7 @@ def _load(source: TableSource, sep: str | None = None) -> _Table:
                 if suffix not in _TEXT_FORMATS:
                     raise ValueError(f"unknown table format {suffix!r}; use .csv, .tsv or .parquet")
                 sep = _TEXT_FORMATS[suffix]
-            df = pd.read_csv(path, sep=sep)
+            df = pd.read_csv(path, sep=sep, dtype={c: str for c in text_cols if c is not None})
             first_row = 2
     except Exception as e:  # parser, decoding, Arrow and OS errors alike: say which file
         raise ValueError(f"{name}: cannot read this file ({e.__class__.__name__}: {e})") from None
@@ -200,7 +203,7 @@ def read_table(
             the missing column and the columns present), or validation fails (naming file, row and
             image id).
     """
-    table = _load(source, sep)
+    table = _load(source, sep, text_cols=(image_col, reader_col))
     table.require(image_col, x_col, y_col, duration_col, reader_col, onset_col)
     ids, readers, keys = _scanpath_keys(table, image_col, reader_col, blocks)
     onset = table.numeric(onset_col) if onset_col else None
@@ -430,7 +433,7 @@ def fixations_from_samples(
     from pymovements.events.detection import idt, ivt
     from pymovements.transforms.numpy import pos2vel
 
-    table = _load(samples)
+    table = _load(samples, text_cols=(image_col, reader_col))
     table.require(image_col, t_col, x_col, y_col, reader_col)
     ids_all, readers_all, keys = _scanpath_keys(table, image_col, reader_col, blocks)
     t = table.numeric(t_col) * (1000.0 if time_unit == "s" else 1.0)
