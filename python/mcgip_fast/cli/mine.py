@@ -120,6 +120,9 @@ def run_mine(args) -> int:
     t0 = time.perf_counter()
     items = load_gaze(args)
     print(f"mcgip mine: {len(items)} items from {args.gaze}", file=sys.stderr)
+    validation = getattr(items, "report", None)
+    if validation is not None and not (validation.clean and not validation.short_scanpaths and not validation.notes):
+        print(f"validation: {validation.summary()}" + "".join(f"\n  {note}" for note in validation.notes), file=sys.stderr)
     pairs = mine(
         items, args.scheme, args.rule, k=args.k, threshold=args.threshold, percentile=args.percentile,
         sample_size=args.sample_size, seed=args.seed, scheme_options=scheme_options(args),

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..gaze.hints import one_of, option
 from .schemes import TileResult
 
 AGGREGATES = ("none", "same-reader", "all-pairs", "pooled")
@@ -53,11 +54,11 @@ def resolve_aggregate(archive, aggregate: str | None) -> str:
         per_reader = np.bincount(reader_of)
         return "same-reader" if per_reader.max(initial=0) >= 2 else "all-pairs"
     if aggregate not in AGGREGATES:
-        raise ValueError(f"unknown aggregate {aggregate!r}; choose one of auto, {', '.join(AGGREGATES)}")
+        raise ValueError(f"unknown aggregate {aggregate!r}; pass {one_of('aggregate', ('auto',) + AGGREGATES)}")
     if aggregate != "none" and not has_readers:
         raise ValueError(
-            f"aggregate={aggregate!r} needs an archive with readers (several readings per image); this one has "
-            "none: pass reader_col=... when reading the table, or aggregate='none'"
+            f"{option('aggregate', aggregate)} needs an archive with readers (several readings per image); this one has "
+            f"none: pass {option('reader_col')} when reading the table, or {option('aggregate', 'none')}"
         )
     return aggregate
 
@@ -69,14 +70,14 @@ def aggregate_readers(archive, scheme, aggregate: str | None):
         return archive, scheme
     if getattr(scheme, "prefilter", None) is not None or getattr(scheme, "candidates", "exact") == "faiss":
         raise ValueError(
-            f"aggregate={mode!r} scores every image pair exactly; it cannot be combined with approximate candidates "
-            "(prefilter / candidates='faiss')"
+            f"{option('aggregate', mode)} scores every image pair exactly; it cannot be combined with approximate candidates "
+            f"({option('prefilter')} / {option('candidates', 'faiss')})"
         )
     if mode == "pooled":
         if scheme.name not in POOLABLE:
             raise ValueError(
-                f"aggregate='pooled' renders one heatmap per image, for the heatmap schemes {', '.join(POOLABLE)}; "
-                f"{scheme.name} compares scanpaths, which cannot be pooled: use 'same-reader' or 'all-pairs'"
+                f"{option('aggregate', 'pooled')} renders one heatmap per image, for the heatmap schemes {', '.join(POOLABLE)}; "
+                f"{scheme.name} compares scanpaths, which cannot be pooled: pass {one_of('aggregate', ['same-reader', 'all-pairs'])}"
             )
         return pooled_archive(archive), PooledScheme(scheme)
     return ImageItems(archive, mode), AggregateScheme(scheme, mode)
@@ -236,8 +237,8 @@ class AggregateScheme:
             lonely, without = _without_common_reader(state)
             if not (active.sum() - len(lonely) >= 2):
                 raise ValueError(
-                    f"no two images share a reader, so aggregate='same-reader' can score no pair ({n} images, {r} readers): "
-                    "use aggregate='all-pairs' to compare readings of different readers"
+                    f"no two images share a reader, so {option('aggregate', 'same-reader')} can score no pair ({n} images, {r} readers): "
+                    f"pass {option('aggregate', 'all-pairs')} to compare readings of different readers"
                 )
             state.skipped += [f"image {items.ids[i]!r}: shares no reader with any other image (no score under same-reader)" for i in lonely]
             self._summary = {"image_pairs_without_common_reader": int(without), "images_without_common_reader": len(lonely)}
