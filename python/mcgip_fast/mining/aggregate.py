@@ -49,10 +49,9 @@ def resolve_aggregate(archive, aggregate: str | None) -> str:
     if aggregate in (None, "auto"):
         if not has_readers:
             return "none"
-        _, image_of = np.unique(archive.image_ids.astype(str), return_inverse=True)
-        _, reader_of = np.unique(archive.readers.astype(str), return_inverse=True)
-        per_reader = np.bincount(reader_of)
-        return "same-reader" if per_reader.max(initial=0) >= 2 else "all-pairs"
+        _, readings_per_reader = np.unique(archive.readers.astype(str), return_counts=True)
+        # One reading per (image, reader), so a reader with two readings read two images.
+        return "same-reader" if readings_per_reader.max(initial=0) >= 2 else "all-pairs"
     if aggregate not in AGGREGATES:
         raise ValueError(f"unknown aggregate {aggregate!r}; pass {one_of('aggregate', ('auto',) + AGGREGATES)}")
     if aggregate != "none" and not has_readers:
