@@ -28,8 +28,12 @@ CROWD_SCREEN = (1024.0, 768.0)
 
 
 def find_crowd_data(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The crowd data folder: `explicit`, else $MCGIP_CROWD_DATA, else ``<repo>/../shared/data/crowd``; None if absent."""
-    candidates = [explicit, os.environ.get("MCGIP_CROWD_DATA"), Path(__file__).resolve().parents[3].parent / "shared" / "data" / "crowd"]
+    """The crowd data folder: `explicit`, else $MCGIP_CROWD_DATA, else ``shared/data/crowd`` beside the
+    repository (or beside one of the two folders above it); None if absent."""
+    repo = Path(__file__).resolve().parents[3]
+    # ../shared beside the repository, or beside a folder above it (git worktrees sit one level deeper).
+    beside = [folder / "shared" / "data" / "crowd" for folder in list(repo.parents)[:3]]
+    candidates = [explicit, os.environ.get("MCGIP_CROWD_DATA"), *beside]
     for c in candidates:
         if c and (Path(c) / "fixations.csv").is_file() and (Path(c) / "manifest.csv").is_file():
             return Path(c)
