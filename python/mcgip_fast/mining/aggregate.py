@@ -82,21 +82,26 @@ def aggregate_readers(archive, scheme, aggregate: str | None):
     return ImageItems(archive, mode), AggregateScheme(scheme, mode)
 
 
+def _images_by_first_appearance(archive) -> tuple[np.ndarray, np.ndarray]:
+    """(image index of each reading, image ids): images numbered in order of first appearance."""
+    ids, first, image_of = np.unique(archive.image_ids.astype(str), return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")
+    return rank[image_of].astype(np.int64), np.asarray(ids[np.argsort(rank)], dtype=object)
+
+
 # ---------------------------------------------------------------------------------------- pooled
 def pooled_archive(archive):
     """One scanpath per image: the fixations of all its readings, readings in archive order."""
     from mcgip_fast.gaze.archive import GazeArchive
 
-    ids, first, image_of = np.unique(archive.image_ids.astype(str), return_index=True, return_inverse=True)
-    rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")  # image index by first appearance
-    image_of = rank[image_of]
+    image_of, ids = _images_by_first_appearance(archive)
     order = np.argsort(image_of, kind="stable")
     lens = np.bincount(image_of, weights=archive.lengths, minlength=len(ids)).astype(np.int64)
     rows = np.concatenate([np.arange(archive.offsets[i], archive.offsets[i + 1]) for i in order]) if len(order) else np.zeros(0, np.int64)
     offsets = np.zeros(len(ids) + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
     return GazeArchive(
-        image_ids=np.asarray(ids[np.argsort(rank)], dtype=object),
+        image_ids=ids,
         offsets=offsets,
         x=np.ascontiguousarray(archive.x[rows]),
         y=np.ascontiguousarray(archive.y[rows]),
@@ -130,10 +135,7 @@ class ImageItems:
     def __init__(self, archive, mode: str) -> None:
         self.archive = archive
         self.mode = mode
-        ids, first, image_of = np.unique(archive.image_ids.astype(str), return_index=True, return_inverse=True)
-        rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")
-        self.reading_image = rank[image_of].astype(np.int64)
-        self.ids = np.asarray(ids[np.argsort(rank)], dtype=object)
+        self.reading_image, self.ids = _images_by_first_appearance(archive)
         names, self.reading_reader = np.unique(archive.readers.astype(str), return_inverse=True)
         self.reader_names = np.asarray(names, dtype=object)
 
