@@ -31,7 +31,7 @@ def test_help_explains_every_option(capsys):
 
 def test_real_data_end_to_end(tmp_path, capsys):
     out = tmp_path / "pairs.parquet"
-    rc = main(["mine", "--gaze", "studyforrest", "--scheme", "multimatch", "--rule", "topk", "--k", "3", "--out", str(out), "--no-progress"])
+    rc = main(["mine", "--gaze", "studyforrest", "--scheme", "multimatch", "--rule", "topk", "--k", "3", "--aggregate", "none", "--out", str(out), "--no-progress"])
     assert rc == 0
     err = capsys.readouterr().err
     assert "pairs:" in err and "degree:" in err and "time:" in err

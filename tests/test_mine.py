@@ -121,7 +121,7 @@ def test_weighted_score_matches_reference_on_real_data():
     from multimatch_gaze import docomparison
 
     a = load_studyforrest()
-    p = mine(a, "multimatch", "topk", k=2)
+    p = mine(a, "multimatch", "topk", k=2, aggregate="none")  # pairs of readings, as the reference scores them
     r, c, s = p.edges()
     rec = lambda sp: np.rec.fromarrays([sp.x, sp.y, sp.duration], names="start_x,start_y,duration")  # noqa: E731
     for e in range(0, len(r), max(1, len(r) // 6)):

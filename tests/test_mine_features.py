@@ -14,7 +14,7 @@ from mcgip_fast.similarity.hu import hu_moments, match_shapes, mcgip_hu_features
 
 @pytest.fixture(scope="module")
 def real():
-    return load_studyforrest()
+    return load_studyforrest(by_reader=False)  # one item per reading: these tests compare pairs of readings
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Generate a synthetic radiology archive with simulated reader gaze; mine positive pairs with "
             "MultiMatch, Hu moments and dHash (precision against hidden labels); pre-train MoCo v2 and SimSiam, "
             "each as a baseline and with McGIP positives (plus a control with uninformative gaze); probe the "
-            "encoders (linear, kNN) over several seeds; run the real-data study on studyforrest; write "
+            "encoders (linear, kNN) over several seeds; run the real-data study on studyforrest; when the Saliency "
+            "in Crowd data is found, mine same-reader pairs from its 16 viewers and pre-train and probe on crowd level; write "
             "report/report.md with plots. About 15 minutes on 2 CPU cores with the defaults.",
             width=80,
         ),
@@ -72,6 +73,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-control", action="store_true", help="skip the uninformative-gaze control run")
     p.add_argument("--no-oracle", action="store_true", help="skip the diagnostic run with same-class positives from the labels")
     p.add_argument("--no-study", action="store_true", help="skip the real-data study")
+    p.add_argument("--no-crowd", action="store_true", help="skip the real images with real gaze (Saliency in Crowd) section")
+    p.add_argument("--crowd-data", type=Path, default=None,
+                   help="folder of the crowd data (fixations.csv, labels.csv, manifest.csv, images/) (default: $MCGIP_CROWD_DATA, else ../shared/data/crowd beside the repository; skipped with a note when absent)")
     p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(run=run)
@@ -82,7 +86,8 @@ def _config(args: argparse.Namespace):
 
     overrides = dict(out=str(args.out), work=str(args.work) if args.work else None, threads=args.threads,
                      progress=args.progress, control=not args.no_control, oracle=not args.no_oracle,
-                     study=not args.no_study)
+                     study=not args.no_study, crowd=not args.no_crowd and not args.quick,
+                     crowd_data=str(args.crowd_data) if args.crowd_data else None)
     for arg, key in (("n_images", "n_images"), ("informativeness", "informativeness"), ("epochs", "epochs"),
                      ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds"),
                      ("k", "k"), ("rule", "rule"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),

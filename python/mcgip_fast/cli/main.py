@@ -33,8 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from mcgip_fast.gaze.hints import cli_spelling
+
     try:
-        return int(args.run(args) or 0)
+        with cli_spelling():  # error messages name options as this command's flags
+            return int(args.run(args) or 0)
     except (ValueError, FileNotFoundError) as e:
         print(f"mcgip {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -22,6 +22,8 @@ depend on --threads or on the engine.
 Example:
   mcgip mine --gaze fixations.parquet --screen 1920 1080 --scheme multimatch --rule topk --k 5 --out pairs.parquet
   mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
+  mcgip mine --gaze crowd/fixations.csv --screen 1024 768 --reader-col viewer --aggregate same-reader \
+             --rule mutual --k 62 --out pairs.npz
 """
 
 
@@ -47,6 +49,15 @@ def register(subparsers) -> None:
     sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default 64; hu official then resizes to 32 x 32 as McGIP); multimatch --prefilter: feature maps SIZE x SIZE (default 32)")
     sch.add_argument("--candidates", choices=("exact", "faiss"), help="hu/dhash: score every pair (exact; default) or only FAISS-retrieved candidates (approximate: faster on large archives, may miss pairs)")
     sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
+
+    sch.add_argument(
+        "--aggregate", default="auto", choices=("auto", "none", "same-reader", "all-pairs", "pooled"),
+        help="several readers per image (--reader-col): same-reader (an image pair's score is the mean, over the readers "
+        "who read both, of that reader's score; pairs with no common reader get none), all-pairs (mean over every pair "
+        "of readings; R^2 cost), pooled (hu/dhash: one heatmap per image from all readers), none (pairs of readings, "
+        "keyed image|reader; `mcgip train` cannot use them). auto (default): same-reader when readers overlap, "
+        "all-pairs when they do not, none without readers. Aggregated pairs are keyed by image id",
+    )
 
     rule = p.add_argument_group("rule (which pairs are positive; self-pairs are always excluded)")
     rule.add_argument("--rule", default="topk", help="threshold (score > --threshold, as McGIP), topk (each item's --k best, union), mutual (mutual top-k) or percentile (score above the --percentile-th percentile, estimated from a sample) (default: topk)")
@@ -88,6 +99,17 @@ def scheme_options(args) -> dict:
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def aggregate_lines(aggregate: dict | None) -> list[str]:
+    """What aggregation over readers did, for the console."""
+    if not aggregate:
+        return []
+    line = f"aggregate: {aggregate['mode']} (items are image ids)"
+    if "image_pairs_without_common_reader" in aggregate:
+        line += (f"; {aggregate['image_pairs_without_common_reader']} image pairs share no reader (no score, never 0), "
+                 f"{aggregate['images_without_common_reader']} images share no reader with any other")
+    return [line]
+
+
 def run_mine(args) -> int:
     from mcgip_fast.mining.mine import mine, summary_json
     from mcgip_fast.mining.plots import plot_scores
@@ -98,12 +120,15 @@ def run_mine(args) -> int:
     t0 = time.perf_counter()
     items = load_gaze(args)
     print(f"mcgip mine: {len(items)} items from {args.gaze}", file=sys.stderr)
+    validation = getattr(items, "report", None)
+    if validation is not None and not (validation.clean and not validation.short_scanpaths and not validation.notes):
+        print(f"validation: {validation.summary()}" + "".join(f"\n  {note}" for note in validation.notes), file=sys.stderr)
     pairs = mine(
         items, args.scheme, args.rule, k=args.k, threshold=args.threshold, percentile=args.percentile,
         sample_size=args.sample_size, seed=args.seed, scheme_options=scheme_options(args),
         tile_rows=args.tile_rows, workdir=args.workdir, resume=args.resume, engine=args.engine,
         scheduler=args.scheduler, threads=args.threads, progress=not args.no_progress,
-        score_sample=min(args.sample_size, 20_000),
+        score_sample=min(args.sample_size, 20_000), aggregate=args.aggregate,
     )
     pairs.save(out)
     report = pairs.report
@@ -117,6 +142,7 @@ def run_mine(args) -> int:
         f"pairs: {pairs.n_pairs} ({'symmetric' if pairs.symmetric else 'directed'}) among {len(pairs)} items",
         f"degree: min {deg.min()}, median {float(__import__('numpy').median(deg)):g}, mean {deg.mean():.2f}, max {deg.max()}, isolated {(deg == 0).sum()}",
         *report.summary_lines(),
+        *aggregate_lines(pairs.params.get("aggregate")),
         f"time: {report.seconds:.2f} s",
         f"wrote {out}, {summary_path}, {plot_path}",
     ]

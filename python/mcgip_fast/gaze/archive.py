@@ -19,6 +19,8 @@ from typing import Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 
+from mcgip_fast.gaze.hints import one_of
+
 #: Fewer fixations than this and MultiMatch is undefined (it returns NaN x 5).
 MIN_MULTIMATCH_FIXATIONS = 3
 
@@ -216,7 +218,7 @@ class GazeArchive:
                 i = idx[0]
                 raise GazeValidationError(
                     f"{where(i)}: {why} (x={x_[i]}, y={y_[i]}, duration={d_[i]}); {len(idx)} such rows in all. "
-                    "Pass on_invalid='drop' to drop them."
+                    f"Pass {one_of('on_invalid', ['drop'])} to drop them."
                 )
             if on_invalid != "drop":
                 raise ValueError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")
@@ -232,7 +234,7 @@ class GazeArchive:
                     i = idx[0]
                     raise GazeValidationError(
                         f"{where(i)}: fixation ({x_[i]}, {y_[i]}) is outside the screen {w:g}x{h:g}; "
-                        f"{len(idx)} such rows in all. Pass off_screen='clip', 'drop' or 'keep'."
+                        f"{len(idx)} such rows in all. Pass {one_of('off_screen', ['clip', 'drop', 'keep'])}."
                     )
                 if off_screen == "clip":
                     x_ = np.clip(x_, 0, w)
@@ -251,13 +253,13 @@ class GazeArchive:
             label = f"{src}: image id {ids[i]!r}" + (f" reader {rdr[i]!r}" if rdr is not None else "")
             if new_len[i] == 0:
                 if short == "raise" or (on_invalid == "raise" and short != "drop"):
-                    raise GazeValidationError(f"{label}: empty scanpath (no valid fixations). Pass short='drop' to drop it.")
+                    raise GazeValidationError(f"{label}: empty scanpath (no valid fixations). Pass {one_of('short', ['drop'])} to drop it.")
                 keep_sp[i] = False
                 report.dropped_scanpaths.append(f"{label}: empty scanpath")
             elif short == "raise":
                 raise GazeValidationError(
                     f"{label}: {new_len[i]} fixations, fewer than {MIN_MULTIMATCH_FIXATIONS} (MultiMatch is undefined). "
-                    "Pass short='keep' or 'drop'."
+                    f"Pass {one_of('short', ['keep', 'drop'])}."
                 )
             elif short == "drop":
                 keep_sp[i] = False

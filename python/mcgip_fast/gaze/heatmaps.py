@@ -36,6 +36,7 @@ import numpy as np
 
 from mcgip_fast import _core
 from mcgip_fast.gaze.archive import GazeArchive
+from mcgip_fast.gaze.hints import one_of
 
 Weight = Literal["duration", "uniform"]
 Normalise = Literal["max", "sum", "none"]
@@ -190,7 +191,7 @@ def mcgip_heatmaps(
                     i = int(np.flatnonzero(bad)[0])
                     raise ValueError(
                         f"samples {k} row {i}: non-finite coordinate {a[i, :2].tolist()}; "
-                        f"{int(bad.sum())} such rows in all. Pass on_invalid='drop' to drop them."
+                        f"{int(bad.sum())} such rows in all. Pass {one_of('on_invalid', ['drop'])} to drop them."
                     )
                 if on_invalid != "drop":
                     raise ValueError(f"on_invalid must be 'raise' or 'drop', got {on_invalid!r}")

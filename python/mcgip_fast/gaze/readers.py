@@ -17,6 +17,7 @@ from typing import Any, Iterable, Literal, Sequence
 import numpy as np
 
 from mcgip_fast.gaze.archive import GazeArchive, GazeValidationError, ValidationReport
+from mcgip_fast.gaze.hints import one_of, option
 
 TableSource = Any  # a path (CSV, TSV, Parquet), a pandas DataFrame or a polars DataFrame
 
@@ -27,22 +28,41 @@ _PARQUET = (".parquet", ".pq")
 class _Table:
     """Columns of one source, with the name and row numbering used in messages."""
 
-    def __init__(self, columns: dict[str, np.ndarray], name: str, first_row: int, n: int):
+    def __init__(self, columns: dict[str, np.ndarray], name: str, first_row: int, n: int, row_numbers: np.ndarray | None = None):
         self.columns = columns
         self.name = name
         self.first_row = first_row
         self.n = n
+        self.row_numbers = row_numbers  # set once rows were removed (`subset`): each kept row's number
 
-    def require(self, *names: str | None) -> None:
+    def subset(self, keep: np.ndarray) -> "_Table":
+        """The rows where `keep` is True, still numbered as in the source."""
+        keep = np.asarray(keep, dtype=bool)
+        return _Table({c: v[keep] for c, v in self.columns.items()}, self.name, self.first_row, int(keep.sum()), self.rows()[keep])
+
+    def with_column(self, name: str, values: np.ndarray) -> "_Table":
+        return _Table({**self.columns, name: values}, self.name, self.first_row, self.n, self.row_numbers)
+
+    def row(self, i: int) -> int:
+        """The source row number of position i."""
+        return int(self.rows()[i])
+
+    def require(self, *names: str | None, options: dict[str, str] | None = None) -> None:
+        """Raise naming the file, the missing column, the columns present and (`options`: column ->
+        option name) the option that names the column."""
         missing = [c for c in names if c is not None and c not in self.columns]
         if missing:
+            which = (options or {}).get(missing[0])
             raise ValueError(
                 f"{self.name}: missing column {missing[0]!r}"
                 + (f" (and {missing[1:]})" if len(missing) > 1 else "")
                 + f"; columns present: {list(self.columns)}"
+                + (f". Name the right column with {option(which)}" if which else "")
             )
 
     def rows(self) -> np.ndarray:
+        if self.row_numbers is not None:
+            return self.row_numbers
         return np.arange(self.n, dtype=np.int64) + self.first_row
 
     def numeric(self, name: str) -> np.ndarray:
@@ -57,7 +77,7 @@ class _Table:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise GazeValidationError(
-                f"{self.name} row {i + self.first_row}: column {name!r} holds {raw[i]!r}, not a number; "
+                f"{self.name} row {self.row(i)}: column {name!r} holds {raw[i]!r}, not a number; "
                 f"{int(bad.sum())} such rows in all"
             )
         return num
@@ -71,15 +91,20 @@ class _Table:
         if missing.any():
             i = int(np.flatnonzero(missing)[0])
             raise GazeValidationError(
-                f"{self.name} row {i + self.first_row}: column {name!r} is empty; {int(missing.sum())} such rows in all"
+                f"{self.name} row {self.row(i)}: column {name!r} is empty; {int(missing.sum())} such rows in all"
             )
         return np.asarray([str(v) for v in col], dtype=object)
 
 
-def _load(source: TableSource, sep: str | None = None) -> _Table:
-    """Read a path or DataFrame into columns. Unreadable files raise ValueError naming the file."""
+def _load(source: TableSource, sep: str | None = None, text_cols: Iterable[str | None] = ()) -> _Table:
+    """Read a path or DataFrame into columns. Unreadable files raise ValueError naming the file.
+
+    `text_cols` (image and reader ids) are read from text files as written: ``001`` stays ``001``.
+    """
     import pandas as pd
 
+    if isinstance(source, _Table):
+        return source
     if isinstance(source, pd.DataFrame):
         return _Table({str(c): source[c].to_numpy() for c in source.columns}, "<pandas DataFrame>", 0, len(source))
     try:
@@ -105,7 +130,7 @@ def _load(source: TableSource, sep: str | None = None) -> _Table:
                 if suffix not in _TEXT_FORMATS:
                     raise ValueError(f"unknown table format {suffix!r}; use .csv, .tsv or .parquet")
                 sep = _TEXT_FORMATS[suffix]
-            df = pd.read_csv(path, sep=sep)
+            df = pd.read_csv(path, sep=sep, dtype={c: str for c in text_cols if c is not None})
             first_row = 2
     except Exception as e:  # parser, decoding, Arrow and OS errors alike: say which file
         raise ValueError(f"{name}: cannot read this file ({e.__class__.__name__}: {e})") from None
@@ -141,9 +166,9 @@ def _check_blocks(table: _Table, keys: np.ndarray, ids: np.ndarray, what: str) -
         k = keys[s]
         if k in seen:
             raise GazeValidationError(
-                f"{table.name}: duplicate {what} {ids[s]!r}: rows {seen[k] + table.first_row} and "
-                f"{s + table.first_row} start separate blocks of it. If several readers read this image, "
-                "pass reader_col=...; to join the blocks into one scanpath pass blocks='merge'."
+                f"{table.name}: duplicate {what} {ids[s]!r}: rows {table.row(seen[k])} and "
+                f"{table.row(s)} start separate blocks of it. If several readers read this image, "
+                f"pass {option('reader_col')}; to join the blocks into one scanpath pass {one_of('blocks', ['merge'])}."
             )
         seen[k] = int(s)
 
@@ -173,6 +198,10 @@ def read_table(
     onset_col: str | None = None,
     screen: tuple[float, float] | None = None,
     *,
+    start_col: str | None = None,
+    end_col: str | None = None,
+    time_unit: Literal["s", "ms"] = "s",
+    coords: Literal["pixels", "normalised"] = "pixels",
     blocks: Literal["raise", "merge"] = "raise",
     sep: str | None = None,
     **policies,
@@ -181,12 +210,18 @@ def read_table(
 
     Args:
         source: a CSV, TSV or Parquet file (by suffix; `sep` overrides the delimiter), or a pandas
-            or polars DataFrame.
-        image_col, x_col, y_col, duration_col: column names (x, y in screen pixels, duration in s).
+            or polars DataFrame. Image and reader ids are read as text: ``001`` stays ``001``.
+        image_col, x_col, y_col, duration_col: column names (x, y in screen pixels, duration).
         reader_col: column naming who read the image; one scanpath per (image, reader).
         onset_col: fixation onsets; fixations are ordered by onset within a scanpath when given,
             else they keep the table's order.
         screen: (width, height) in pixels, for the off-screen check and heatmap scaling.
+        start_col, end_col: for tables that give each fixation's start and end time instead of a
+            duration: duration = end - start, and fixations are ordered by start (unless
+            `onset_col`). Give both; `duration_col` is then not read.
+        time_unit: unit of the duration (or of start and end, and of onsets): "s" (default) or "ms".
+        coords: "pixels" (default) or "normalised": x and y are fractions of the screen (0..1,
+            as Gazepoint's FPOGX/FPOGY) and are scaled by `screen`, which is then required.
         blocks: one scanpath's rows are expected to be contiguous. If an image id's rows form
             several separate blocks (usually two readers without `reader_col`), "raise" (default)
             or "merge" them.
@@ -197,28 +232,62 @@ def read_table(
 
     Raises:
         ValueError: the file cannot be read, or a column is missing (the message names the file,
-            the missing column and the columns present), or validation fails (naming file, row and
-            image id).
+            the missing column, the columns present and the option naming it), or validation fails
+            (naming file, row and image id).
     """
-    table = _load(source, sep)
-    table.require(image_col, x_col, y_col, duration_col, reader_col, onset_col)
+    table = _load(source, sep, text_cols=(image_col, reader_col))
+    x, y, duration, onset = _fixation_columns(
+        table, x_col=x_col, y_col=y_col, duration_col=duration_col, image_col=image_col, reader_col=reader_col,
+        onset_col=onset_col, start_col=start_col, end_col=end_col, time_unit=time_unit, coords=coords, screen=screen,
+    )
     ids, readers, keys = _scanpath_keys(table, image_col, reader_col, blocks)
-    onset = table.numeric(onset_col) if onset_col else None
     order, offsets, first = _group(keys, onset)
-    rows = table.rows()[order]
     return GazeArchive.from_arrays(
         ids[first],
         offsets,
-        table.numeric(x_col)[order],
-        table.numeric(y_col)[order],
-        table.numeric(duration_col)[order],
+        x[order],
+        y[order],
+        duration[order],
         onset=None if onset is None else onset[order],
         readers=None if readers is None else readers[first],
         screen=screen,
         source=table.name,
-        rows=rows,
+        rows=table.rows()[order],
         **policies,
     )
+
+
+def _fixation_columns(
+    table: _Table, *, x_col: str, y_col: str, duration_col: str, image_col: str, reader_col: str | None,
+    onset_col: str | None, start_col: str | None, end_col: str | None, time_unit: str, coords: str,
+    screen: tuple[float, float] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """x, y in screen pixels, duration in seconds and onsets (or None) of every row, as `read_table` documents."""
+    if time_unit not in ("s", "ms"):
+        raise ValueError(f"time_unit must be 's' or 'ms', got {time_unit!r}")
+    if coords not in ("pixels", "normalised"):
+        raise ValueError(f"coords must be 'pixels' or 'normalised', got {coords!r}")
+    if (start_col is None) != (end_col is None):
+        given, needed = ("start_col", "end_col") if end_col is None else ("end_col", "start_col")
+        raise ValueError(f"{option(given)} needs {option(needed)} too: duration = end - start")
+    timed = start_col is not None
+    names = {image_col: "image_col", x_col: "x_col", y_col: "y_col", reader_col: "reader_col", onset_col: "onset_col",
+             **({start_col: "start_col", end_col: "end_col"} if timed else {duration_col: "duration_col"})}
+    table.require(*[c for c in names if c is not None], options={c: o for c, o in names.items() if c is not None})
+    scale = 1e-3 if time_unit == "ms" else 1.0
+    x, y = table.numeric(x_col), table.numeric(y_col)
+    if coords == "normalised":
+        if screen is None:
+            raise ValueError(f"{table.name}: normalised coordinates are fractions of the screen; pass {option('screen')} to scale them to pixels")
+        x, y = x * float(screen[0]), y * float(screen[1])
+    if timed:
+        start, end = table.numeric(start_col), table.numeric(end_col)
+        duration = (end - start) * scale
+        onset = (table.numeric(onset_col) if onset_col else start) * scale
+    else:
+        duration = table.numeric(duration_col) * scale
+        onset = table.numeric(onset_col) * scale if onset_col else None
+    return x, y, duration, onset
 
 
 def _concat(parts: list[tuple[GazeArchive, str]], report: ValidationReport, screen) -> GazeArchive:
@@ -430,7 +499,7 @@ def fixations_from_samples(
     from pymovements.events.detection import idt, ivt
     from pymovements.transforms.numpy import pos2vel
 
-    table = _load(samples)
+    table = _load(samples, text_cols=(image_col, reader_col))
     table.require(image_col, t_col, x_col, y_col, reader_col)
     ids_all, readers_all, keys = _scanpath_keys(table, image_col, reader_col, blocks)
     t = table.numeric(t_col) * (1000.0 if time_unit == "s" else 1.0)

@@ -21,6 +21,7 @@ import numpy as np
 
 from .. import _core
 from . import engines
+from .aggregate import aggregate_readers
 from .pairs import PositivePairs
 from .rules import MutualTopK, Percentile, Threshold, TopK, make_rule, rule_params
 from .schemes import TileResult, make_scheme
@@ -173,6 +174,7 @@ def mine(
     threads: int | None = None,
     progress: bool = False,
     score_sample: int = 0,
+    aggregate: str | None = "auto",
 ) -> PositivePairs:
     """Mine gaze-positive pairs from an archive.
 
@@ -195,6 +197,12 @@ def mine(
         threads: rayon threads per tile (None: all cores). Results never depend on it.
         progress: show a progress bar with an ETA on stderr.
         score_sample: also score this many random pairs for the report's score distribution.
+        aggregate: several readers per image (see `mcgip_fast.mining.aggregate`): ``"same-reader"``
+            (image pairs scored by the mean over their common readers), ``"all-pairs"`` (mean over
+            every pair of readings), ``"pooled"`` (hu/dhash: one heatmap per image) or ``"none"``
+            (items are readings, keyed ``"image|reader"``). ``"auto"`` (default): "same-reader" when
+            the archive has readers and they overlap, "all-pairs" when they do not, "none" without
+            readers. Aggregated pairs are keyed by image id, as `mcgip train` needs.
 
     Returns:
         `PositivePairs` (symmetric for symmetric schemes), with ``.report`` (a `MiningReport`) attached.
@@ -215,6 +223,7 @@ def mine(
     if engine not in engines.ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(engines.ENGINES)}")
     scheme = make_scheme(scheme, **(scheme_options or {}))
+    archive, scheme = aggregate_readers(archive, scheme, aggregate)
     rule = make_rule(rule, k=k, threshold=threshold, percentile=percentile, sample_size=sample_size, seed=seed)
     n = len(archive)
     if n == 0:

@@ -18,6 +18,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Union
 
+from ..gaze.hints import option
+
 RULES = ("threshold", "topk", "mutual", "percentile")
 
 
@@ -92,16 +94,16 @@ def make_rule(
         return rule
     if rule == "threshold":
         if threshold is None:
-            raise ValueError("rule 'threshold' needs a threshold (sim > threshold)")
+            raise ValueError(f"rule 'threshold' needs a threshold (sim > threshold): pass {option('threshold')}")
         return Threshold(float(threshold))
     if rule in ("topk", "mutual"):
         if k is None:
-            raise ValueError(f"rule {rule!r} needs k")
+            raise ValueError(f"rule {rule!r} needs k: pass {option('k')}")
         _check_k(k)
         return TopK(k) if rule == "topk" else MutualTopK(k)
     if rule == "percentile":
         if percentile is None:
-            raise ValueError("rule 'percentile' needs a percentile (0 < q < 100)")
+            raise ValueError(f"rule 'percentile' needs a percentile (0 < q < 100): pass {option('percentile')}")
         return Percentile(float(percentile), int(sample_size), int(seed))
     raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
+from ..gaze.hints import option
 
 SCHEMES = ("multimatch", "hu", "dhash")
 
@@ -158,7 +159,7 @@ class MultiMatchScheme:
             raise ValueError("the multimatch scheme needs a GazeArchive of scanpaths")
         if self.screen is None:
             if archive.screen is None:
-                raise ValueError("multimatch needs the screen size: pass screen=(width, height) or use an archive that has one")
+                raise ValueError(f"multimatch needs the screen size: pass {option('screen')} (width, height) or use an archive that has one")
             self.screen = (float(archive.screen[0]), float(archive.screen[1]))
 
     def prepare(self, archive) -> MultiMatchState:

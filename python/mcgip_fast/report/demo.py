@@ -93,6 +93,14 @@ class DemoConfig:
     # study
     study: bool = True
     study_repeats: int = 4
+    # real photographs with real gaze (Saliency in Crowd; `mcgip_fast.report.crowd`): skipped with a note
+    # when the data is not found. k = 62 is the synthetic archive's k / n (100 / 800) times 500 images.
+    # One pre-training seed keeps `make demo` near 15 minutes; benchmarks/README.md has three.
+    crowd: bool = True
+    crowd_data: str | None = None
+    crowd_k: int = 62
+    crowd_pretrain_seeds: tuple[int, ...] = (0,)
+    crowd_images: int | None = None  # first N images only (tests); None: all
     threads: int | None = None
     progress: bool = False
 
@@ -101,7 +109,7 @@ class DemoConfig:
         """A tiny run that exercises every stage in well under a minute (for tests)."""
         base = dict(
             n_images=96, epochs=1, width=4, batch_size=16, queue_size=32, image_size=32, k=3,
-            score_sample=300, study_repeats=1,
+            score_sample=300, study_repeats=1, crowd=False,
         )
         base.update(overrides)
         return cls(**base)
@@ -167,13 +175,13 @@ class DemoResult:
     score_samples: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     runs: list[RunRecord] = field(default_factory=list)
     study: Any = None
+    crowd: Any = None  # `mcgip_fast.report.crowd.CrowdResult`
     notes: list[str] = field(default_factory=list)
 
     # ------------------------------------------------------------------ results
     def probe_rows(self) -> pd.DataFrame:
         """All probe results: one row per (run, pre-training seed, evaluation seed, probe)."""
-        parts = [r.results.assign(run=r.name, method=r.method, gaze=r.gaze, pretrain_seed=r.seed) for r in self.runs]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return probe_rows(self.runs)
 
     def probe_summary(self) -> pd.DataFrame:
         """Mean ± std of accuracy (and balanced accuracy, ROC-AUC) per (run, probe)."""
@@ -188,32 +196,42 @@ class DemoResult:
 
     def comparisons(self, probe: str = "linear") -> pd.DataFrame:
         """+McGIP minus baseline per method (and the control), paired on (pre-training seed, eval seed)."""
-        rows = self.probe_rows()
-        out = []
-        if rows.empty:
-            return pd.DataFrame()
-        rows = rows[rows["probe"] == probe]
-        for method in dict.fromkeys(rows["method"]):
-            base = rows[(rows["run"] == f"{method} baseline")].set_index(["pretrain_seed", "eval_seed"])["accuracy"]
-            for run in dict.fromkeys(rows[(rows["method"] == method) & rows["gaze"]]["run"]):
-                other = rows[rows["run"] == run].set_index(["pretrain_seed", "eval_seed"])["accuracy"]
-                common = base.index.intersection(other.index)
-                if len(common) == 0:
-                    continue
-                diff = (other.loc[common] - base.loc[common]).to_numpy()
-                b, o = base.loc[common].to_numpy(), other.loc[common].to_numpy()
-                spread = max(np.std(b, ddof=1) if len(b) > 1 else 0.0, np.std(o, ddof=1) if len(o) > 1 else 0.0)
-                gain = float(diff.mean())
-                out.append(dict(
-                    method=method, run=run, probe=probe, baseline=float(b.mean()), baseline_std=float(np.std(b, ddof=1)) if len(b) > 1 else 0.0,
-                    mcgip=float(o.mean()), mcgip_std=float(np.std(o, ddof=1)) if len(o) > 1 else 0.0, gain=gain,
-                    paired_std=float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0, seed_std=float(spread),
-                    n=len(diff), beats=bool(gain > spread),
-                ))
-        return pd.DataFrame(out)
+        return paired_comparisons(self.probe_rows(), probe)
 
     def stage_seconds(self) -> float:
         return float(sum(s for _, s in self.timings))
+
+
+def probe_rows(runs: list[RunRecord]) -> pd.DataFrame:
+    """All probe results of `runs`: one row per (run, pre-training seed, evaluation seed, probe)."""
+    parts = [r.results.assign(run=r.name, method=r.method, gaze=r.gaze, pretrain_seed=r.seed) for r in runs]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def paired_comparisons(rows: pd.DataFrame, probe: str = "linear") -> pd.DataFrame:
+    """+McGIP minus baseline per method (and the control), paired on (pre-training seed, eval seed)."""
+    out = []
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows[rows["probe"] == probe]
+    for method in dict.fromkeys(rows["method"]):
+        base = rows[(rows["run"] == f"{method} baseline")].set_index(["pretrain_seed", "eval_seed"])["accuracy"]
+        for run in dict.fromkeys(rows[(rows["method"] == method) & rows["gaze"]]["run"]):
+            other = rows[rows["run"] == run].set_index(["pretrain_seed", "eval_seed"])["accuracy"]
+            common = base.index.intersection(other.index)
+            if len(common) == 0:
+                continue
+            diff = (other.loc[common] - base.loc[common]).to_numpy()
+            b, o = base.loc[common].to_numpy(), other.loc[common].to_numpy()
+            spread = max(np.std(b, ddof=1) if len(b) > 1 else 0.0, np.std(o, ddof=1) if len(o) > 1 else 0.0)
+            gain = float(diff.mean())
+            out.append(dict(
+                method=method, run=run, probe=probe, baseline=float(b.mean()), baseline_std=float(np.std(b, ddof=1)) if len(b) > 1 else 0.0,
+                mcgip=float(o.mean()), mcgip_std=float(np.std(o, ddof=1)) if len(o) > 1 else 0.0, gain=gain,
+                paired_std=float(np.std(diff, ddof=1)) if len(diff) > 1 else 0.0, seed_std=float(spread),
+                n=len(diff), beats=bool(gain > spread),
+            ))
+    return pd.DataFrame(out)
 
 
 @contextlib.contextmanager
@@ -278,6 +296,22 @@ def _sample_scores(items, scheme: str, labels: np.ndarray, n: int, seed: int) ->
     state = sch.prepare(items)
     scores = np.asarray(sch.score_pairs(state, i.astype(np.int64), j.astype(np.int64)), dtype=np.float64)
     return scores, labels[i] == labels[j]
+
+
+def train_config(cfg: DemoConfig, manifest, pairs_path, method: str, use_gaze: bool, seed: int, out_dir):
+    """The demo's pre-training recipe (`DemoConfig`) as a `TrainConfig` for one run."""
+    from mcgip_fast.train import TrainConfig
+
+    return TrainConfig(
+        manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
+        image_size=cfg.image_size, backbone=cfg.backbone, stem=cfg.stem, pool=cfg.pool,
+        loss_average=cfg.loss_average, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
+        queue_size=cfg.queue_size, optimizer=cfg.optimizer, lr=cfg.lr, crop_min_scale=cfg.crop_min_scale,
+        momentum=cfg.moco_momentum if method == "moco" else None,
+        proj_dim=cfg.head_dim if method in ("byol", "simsiam") else None,
+        hidden_dim=cfg.head_dim if method in ("byol", "simsiam") else None, seed=int(seed), device="cpu",
+        out_dir=str(out_dir), progress=cfg.progress, checkpoint_every=10**9, **cfg.train_options,
+    )
 
 
 def _evaluate(encoder_path: Path, manifest: Path, labels: Path, cfg: DemoConfig) -> pd.DataFrame:
@@ -364,7 +398,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     result.mining = pd.DataFrame(rows)
 
     # 3 + 4. pre-training and evaluation --------------------------------------------------------
-    from mcgip_fast.train import TrainConfig, train
+    from mcgip_fast.train import train
 
     plans: list[tuple[str, str, bool, Path | None, Path]] = []
     for method in cfg.methods:
@@ -385,18 +419,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
             tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
             with _stage(result, f"pre-train {name} (seed {seed})", log):
                 t0 = time.perf_counter()
-                tcfg = TrainConfig(
-                    manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
-                    image_size=cfg.image_size, backbone=cfg.backbone, stem=cfg.stem, pool=cfg.pool,
-                    loss_average=cfg.loss_average, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                    queue_size=cfg.queue_size, optimizer=cfg.optimizer, lr=cfg.lr, crop_min_scale=cfg.crop_min_scale,
-                    momentum=cfg.moco_momentum if method == "moco" else None,
-                    proj_dim=cfg.head_dim if method in ("byol", "simsiam") else None,
-                    hidden_dim=cfg.head_dim if method in ("byol", "simsiam") else None, seed=int(seed), device="cpu",
-                    out_dir=str(work / "runs" / f"{tag}_seed{seed}"), progress=cfg.progress,
-                    checkpoint_every=10**9, **cfg.train_options,
-                )
-                tres = train(tcfg)
+                tres = train(train_config(cfg, manifest, pairs_path, method, use_gaze, seed, work / "runs" / f"{tag}_seed{seed}"))
                 train_s = time.perf_counter() - t0
             with _stage(result, f"evaluate {name} (seed {seed})", log):
                 t0 = time.perf_counter()
@@ -411,6 +434,16 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
 
         with _stage(result, "real-data study (studyforrest)", log):
             result.study = run_study(repeats=cfg.study_repeats, threads=cfg.threads)
+
+    # 6. real images with real gaze ----------------------------------------------------------------
+    if cfg.crowd:
+        from mcgip_fast.report.crowd import find_crowd_data, run_crowd
+
+        if find_crowd_data(cfg.crowd_data) is None:
+            result.notes.append("crowd section skipped: the Saliency in Crowd data was not found (crowd_data, "
+                                "$MCGIP_CROWD_DATA or ../shared/data/crowd beside the repository)")
+        else:
+            result.crowd = run_crowd(cfg, work / "crowd", log, stage=lambda name: _stage(result, name, log))
     return result
 
 

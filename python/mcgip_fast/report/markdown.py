@@ -73,6 +73,9 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
         figures["probes"] = plots.plot_probe_bars(summary, out / "probe_accuracy.png", labels_chance)
     if result.study is not None:
         figures["study"] = plots.plot_study(result.study.full, out / "study.png", result.study.chance_top1)
+    if result.crowd is not None and result.crowd.runs:
+        crowd_summary = result.crowd.summary().rename(columns={"mean": "accuracy_mean", "std": "accuracy_std"})
+        figures["crowd"] = plots.plot_probe_bars(crowd_summary, out / "crowd_probes.png", 1.0 / 4)
 
     # machine-readable results
     rows = result.probe_rows()
@@ -95,6 +98,10 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
         "probe_summary": [] if summary.empty else summary.to_dict(orient="records"),
         "comparisons": {p: c.to_dict(orient="records") for p, c in comps.items()},
         "study_verdict": None if result.study is None else result.study.verdict(),
+        "crowd": None if result.crowd is None else {
+            "mining": result.crowd.mining, "verdict": result.crowd.verdict(),
+            "comparisons": result.crowd.comparisons("linear").to_dict(orient="records"),
+        },
     }, indent=2, default=float))
 
     md = _markdown(result, summary, comps, figures, out)
@@ -160,6 +167,8 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     L += [f"- {line}" for line in verdict_lines(result)] or ["- (no training runs)"]
     if result.study is not None:
         L.append(f"- Real data: {result.study.verdict()}.")
+    if result.crowd is not None:
+        L.append(f"- Real images with real gaze: {result.crowd.verdict()}.")
     seeds = ", ".join(map(str, cfg.pretrain_seeds))
     if len(cfg.pretrain_seeds) == 1:
         pre = (f"; every encoder was pre-trained once (seed {cfg.pretrain_seeds[0]}), so the std does not include "
@@ -269,6 +278,19 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
         if "study" in rel:
             L += [f"![study]({rel['study']})", ""]
 
+    # crowd
+    if result.crowd is not None:
+        L += ["## 5. Real images with real gaze: Saliency in Crowd", "", result.crowd.to_markdown()]
+        if "crowd" in rel:
+            L += [f"![crowd probes]({rel['crowd']})", ""]
+        L += [
+            "Why this can differ from the synthetic archive and from expert reading: these viewers look freely, so "
+            "their scanpaths follow faces, text and each viewer's own habits more than the crowd level the probe asks "
+            "about; a radiologist reading for a finding looks where the finding is. Mined precision near chance "
+            "means the extra positives are mostly different-level images, which cannot teach the encoder the labels.",
+            "",
+        ]
+
     # timings
     L += ["## Timings", "", "| stage | seconds |", "| --- | --- |"]
     for name, s in result.timings:
@@ -310,5 +332,7 @@ def terminal_summary(result: DemoResult, report_path: Path) -> str:
     lines += verdict_lines(result)
     if result.study is not None:
         lines.append("studyforrest: " + result.study.verdict())
+    if result.crowd is not None:
+        lines.append(result.crowd.verdict())
     lines.append(f"total {result.stage_seconds() / 60:.1f} min; report: {report_path}")
     return "\n".join(lines)
