@@ -8,7 +8,7 @@ What runs, each example in a fresh temporary folder (in-process, as the `mcgip` 
   * `torchrun ... -m mcgip_fast.cli.main ARGS` lines: ARGS are parsed (flags, values), not run.
 
 Placeholders. File names in examples are real files this test makes from a tiny kit (a synthetic
-archive of 24 images of 32 px, its gaze table, pairs mined from it, an encoder trained on it for
+archive of 40 images of 32 px (more than the README's largest batch, 32), its gaze table, pairs mined from it, an encoder trained on it for
 2 steps). PLACEHOLDERS maps each name an example reads to a kit file (None: the example only
 writes it). A path-like argument (a data-file suffix or a "/") that is not in PLACEHOLDERS and is
 not the value of an output option (OUTPUT_OPTIONS) fails, naming its README line: map it there.
@@ -62,7 +62,11 @@ PLACEHOLDERS: dict[str, str | None] = {
     "encoder.pt": "run/encoder.pt",               # a kit file in a folder brings its folder (encoder.json)
     "run/encoder.pt": "run/encoder.pt",
     "runs/train/encoder.pt": "run/encoder.pt",
-    "cache/": "cache",                            # `mcgip prepare` cache of images.csv (a folder)
+    "cache/": "cache",
+    "fixations.csv": "fixations.csv",             # the fixation table as CSV (the real-archive section)
+    "crowd/fixations.csv": "fixations.csv",
+    "crowd/manifest.csv": "images.csv",
+    "crowd_labels.csv": "labels.csv",                            # `mcgip prepare` cache of images.csv (a folder)
 }
 #: options whose value is a path the command writes (no placeholder needed).
 OUTPUT_OPTIONS = {"--out", "--out-dir", "--workdir", "--work", "--summary", "--plot"}
@@ -236,7 +240,7 @@ class Kit:
         return path
 
     def _build(self, name: str) -> None:
-        if name in ("fixations.parquet", "images.csv", "labels.csv"):
+        if name in ("fixations.parquet", "fixations.csv", "images.csv", "labels.csv"):
             self._archive()
         elif name in ("pairs.parquet", "pairs.npz"):
             self._pairs()
@@ -250,10 +254,13 @@ class Kit:
     def _archive(self) -> None:
         from mcgip_fast.synth import SynthConfig, generate
 
-        arch = generate(self.root / "archive", SynthConfig(n_images=24, size=32, seed=0))
+        arch = generate(self.root / "archive", SynthConfig(n_images=40, size=32, seed=0))
         fixations = arch.fixations()
-        fixations.assign(viewer=fixations["reader"]).to_parquet(self.root / "fixations.parquet")
-        labels = arch.labels()
+        fixations = fixations.assign(viewer=fixations["reader"])
+        fixations.to_parquet(self.root / "fixations.parquet")
+        fixations.to_csv(self.root / "fixations.csv", index=False)
+        # `crowd_level` stands for the crowd data's label column in the real-archive examples.
+        labels = arch.labels().assign(crowd_level=lambda t: t["label"])
         labels.to_csv(self.root / "labels.csv", index=False)
         manifest = arch.manifest().merge(labels[["image_id", "label"]], on="image_id")
         manifest["path"] = [str((arch.root / p).resolve()) for p in manifest["path"]]

@@ -31,7 +31,7 @@ seconds on 10,000 scanpaths. Scores are exactly those of `mcgip mine` with the s
 Examples:
   mcgip inspect --gaze fixations.csv --reader-col viewer --screen 1024 768 --labels labels.csv --label-col crowd_level --out inspect/
   mcgip inspect --gaze studyforrest --out inspect_sf/
-  mcgip inspect --gaze reads.parquet --reader-col radiologist --scheme multimatch --out inspect/
+  mcgip inspect --gaze fixations.parquet --reader-col reader --screen 1920 1080 --scheme multimatch --out inspect/
 """
 
 
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     chk.add_argument("--queries", type=int, default=500, help="top-1 queries (default 500)")
     chk.add_argument("--gallery", type=int, default=99, help="random other-image candidates per top-1 query (default 99)")
     chk.add_argument("--rule", default="mutual", choices=("mutual", "topk"), help="mining rule for the mined-precision check (default: mutual, the demo's)")
-    chk.add_argument("--k", type=int, help="its k (default: an eighth of the mined readings, as the demo's mutual top-100 of 800 images)")
+    chk.add_argument("--k", type=int, help="its k (default: an eighth of the mined items: images when readers are aggregated, as `mcgip mine` does by default; as the demo's mutual top-100 of 800 images)")
     chk.add_argument("--mine-max", type=int, default=2_000, metavar="N", help="mined-precision check on at most N readings, whole images drawn at random (default 2000)")
     chk.add_argument("--seed", type=int, default=0, help="seed of every sample (default 0)")
 

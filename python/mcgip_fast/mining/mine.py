@@ -214,9 +214,12 @@ def mine(
 
     Example:
         >>> import mcgip_fast as mf
-        >>> archive = mf.data.load_studyforrest(segments=range(5))     # 10 real scanpaths
-        >>> pairs = mine(archive, scheme="multimatch", rule="topk", k=2)
-        >>> pairs.n_pairs, list(pairs.ids[:2])                         # union of each item's 2 best
+        >>> archive = mf.data.load_studyforrest(segments=range(5))     # 5 segments x 2 viewers
+        >>> pairs = mine(archive, scheme="multimatch", rule="topk", k=2)  # viewers overlap: same-reader
+        >>> pairs.n_pairs, list(pairs.ids[:2])                         # union of each segment's 2 best
+        (7, ['segment_0', 'segment_1'])
+        >>> readings = mine(archive, scheme="multimatch", rule="topk", k=2, aggregate="none")
+        >>> readings.n_pairs, list(readings.ids[:2])                   # one item per (segment, viewer)
         (15, ['segment_0|sub-01', 'segment_0|sub-19'])
     """
     t0 = time.perf_counter()

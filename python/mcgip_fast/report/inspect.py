@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from mcgip_fast.mining.aggregate import resolve_aggregate
 from mcgip_fast.report.agreement import (
     PairSample,
     auc,
@@ -266,10 +267,9 @@ def label_agreement(archive, labels: dict[str, str], score: SchemeScorer, opts: 
             "rows": rows, "mined": mined}
 
 
-#: How the mined-precision check mines: None = one item per reading (scanpath), a reading's label
-#: being its image's; "same-reader" = image-level pairs aggregated over readers, once issue 11's
-#: ``mine(..., aggregate=...)`` is merged (then this one line is the switch).
-MINE_AGGREGATE: str | None = None
+#: How the mined-precision check mines: as `mcgip mine` does by default ("auto": image-level pairs
+#: aggregated over readers when readers overlap, one item per reading when there are no readers).
+MINE_AGGREGATE = "auto"
 
 
 def _mine_image_pairs(archive, scheme: str, rule: str, k: int, opts: InspectOptions) -> tuple[np.ndarray, np.ndarray, str]:
@@ -279,9 +279,9 @@ def _mine_image_pairs(archive, scheme: str, rule: str, k: int, opts: InspectOpti
     image-level pairs (keys = image ids) are handled alike."""
     from mcgip_fast.mining import mine
 
-    extra = {} if MINE_AGGREGATE is None else {"aggregate": MINE_AGGREGATE}
-    pairs = mine(archive, scheme, rule, k=k, threads=opts.threads, **extra)
-    level = "reading level (a reading's label is its image's)" if MINE_AGGREGATE is None else f"image level ({MINE_AGGREGATE} aggregation)"
+    mode = resolve_aggregate(archive, MINE_AGGREGATE)
+    pairs = mine(archive, scheme, rule, k=k, threads=opts.threads, aggregate=mode)
+    level = "reading level (a reading's label is its image's)" if mode == "none" else f"image level ({mode} aggregation)"
     keys = np.asarray(pairs.ids).astype(str)
     image_of = dict(zip(np.asarray(archive.keys).astype(str), np.asarray(archive.image_ids).astype(str)))
     image_of.update({i: i for i in np.asarray(archive.image_ids).astype(str)})
@@ -304,7 +304,7 @@ def mined_precision(archive, image_ids: np.ndarray, labels: np.ndarray, scheme: 
         member = np.isin(image_ids, pick)
         archive, image_ids, labels = archive.subset(np.flatnonzero(member)), image_ids[member], labels[member]
         note = f"mined on {len(pick)} random images ({member.sum()} readings) of {len(images)} (seed {opts.seed})"
-    n_items = len(np.unique(image_ids)) if MINE_AGGREGATE else len(image_ids)
+    n_items = len(image_ids) if resolve_aggregate(archive, MINE_AGGREGATE) == "none" else len(np.unique(image_ids))
     k = opts.k if opts.k is not None else max(1, int(round(n_items / 8)))
     t0 = time.perf_counter()
     ia, ib, level = _mine_image_pairs(archive, scheme, opts.rule, k, opts)
