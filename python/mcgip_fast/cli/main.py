@@ -7,7 +7,7 @@ import importlib
 import sys
 
 #: Subcommand modules under mcgip_fast.cli, in the order `--help` lists them.
-SUBCOMMANDS = ("demo", "mine", "train", "evaluate")
+SUBCOMMANDS = ("demo", "mine", "shuffle_pairs", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:
