@@ -62,7 +62,8 @@ def main(argv: list[str]) -> int:
         root, config_class(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
     labels = arch.labels()["label"].to_numpy()
     pairs_path = None
-    if kind in ("mcgip", "shuffled"):
+    # a baseline with the gaze batch sampler reads the mined graph for its batches only (gaze=False)
+    if kind in ("mcgip", "shuffled") or (kind == "baseline" and opts.get("batch_sampler") == "gaze"):
         pairs_path = root / f"pairs_multimatch_{rule}{k}.npz"
         if not pairs_path.exists():
             pairs = mine(arch.gaze(), "multimatch", rule, k=k)
@@ -83,7 +84,7 @@ def main(argv: list[str]) -> int:
     options.update({key: _value(v) for key, v in opts.items()})
     t0 = time.perf_counter()
     res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
-                            gaze=pairs_path is not None, device="cpu", out_dir=str(work / "runs" / name), progress=False,
+                            gaze=pairs_path is not None and kind != "baseline", device="cpu", out_dir=str(work / "runs" / name), progress=False,
                             checkpoint_every=10**9, **options))
     seconds = time.perf_counter() - t0
     lin, knn = [], []

@@ -17,6 +17,7 @@ from mcgip_fast.mining import PositivePairs  # noqa: E402
 from mcgip_fast.train import TrainConfig, train  # noqa: E402
 from mcgip_fast.train.data import GlobalBatchSampler  # noqa: E402
 from mcgip_fast.train.samplers import GazeBatchSampler, make_batch_sampler, neighbour_graph  # noqa: E402
+from test_train import cfg_for as train_cfg  # noqa: E402
 from train_utils import make_dataset  # noqa: E402
 
 
@@ -154,12 +155,8 @@ def data(tmp_path_factory):
 
 
 def cfg_for(data, out, **kw):
-    manifest, pairs = data
-    base = dict(manifest=str(manifest), pairs=str(pairs), image_size=16, width=4, epochs=2, batch_size=4,
-                queue_size=16, proj_dim=8, hidden_dim=16, out_dir=str(out), progress=False, log_every=1,
-                batch_sampler="gaze", positives_per_anchor=1)
-    base.update(kw)
-    return TrainConfig(**base)
+    """test_train's tiny run, with the gaze sampler (groups of 2)."""
+    return train_cfg(data, out, **{"batch_sampler": "gaze", "positives_per_anchor": 1, **kw})
 
 
 def test_gaze_sampler_trains_with_more_positives_and_for_a_baseline(data, tmp_path):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcgip_fast.synth.archive import SynthArchive, _streams, balanced_labels, reading_table, write_tables
+from mcgip_fast.synth.archive import SynthArchive, SynthConfig, _streams, balanced_labels, reading_table, write_tables
 from mcgip_fast.synth.images import _grid, _power_law_noise, _segment_distance
 
 __all__ = ["CHEST_CLASS_NAMES", "CHEST_GENERATOR", "ChestConfig", "generate_chest"]
@@ -43,32 +43,17 @@ EPISODE_FIXATIONS = 6
 
 
 @dataclass(frozen=True)
-class ChestConfig:
+class ChestConfig(SynthConfig):
     """Everything that determines a chest archive. Same config, same bytes.
 
-    Attributes mean what they mean in `SynthConfig`; the defaults differ: a larger reader pool
+    The fields (and their checks) are `SynthConfig`'s; the defaults differ: a larger reader pool
     with personal habits, a smaller display and lower-contrast findings.
     """
 
-    n_images: int = 800
-    size: int = 64
-    informativeness: float = 0.9
     n_readers: int = 6
-    readers_per_image: int = 1
     display_scale: float = 6.0
     contrast_range: tuple[float, float] = (2.0, 3.5)
     noise: float = 0.2
-    seed: int = 0
-
-    def validate(self) -> None:
-        from mcgip_fast.synth.archive import SynthConfig
-
-        # the same bounds as the first archive, with this archive's class count
-        SynthConfig(**asdict(self)).validate()
-
-    @property
-    def display(self) -> float:
-        return float(self.size * self.display_scale)
 
 
 # ---------------------------------------------------------------------------------------- images

@@ -30,9 +30,8 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
-from torch.utils.data import Sampler
-
 from mcgip_fast.train.config import BATCH_SAMPLERS
+from mcgip_fast.train.data import GlobalBatchSampler
 
 __all__ = ["GazeBatchSampler", "GroupStats", "neighbour_graph", "make_batch_sampler"]
 
@@ -76,8 +75,10 @@ class GroupStats:
     full_groups: float
 
 
-class GazeBatchSampler(Sampler):
+class GazeBatchSampler(GlobalBatchSampler):
     """Global batches made of groups: a seed image and ``positives_per_anchor`` of its neighbours.
+
+    Steps, ranks and resuming work as in `GlobalBatchSampler`; only the epoch's order differs.
 
     Args:
         indptr, indices: the neighbour graph in dataset positions (`neighbour_graph`).
@@ -91,37 +92,20 @@ class GazeBatchSampler(Sampler):
                  rank: int = 0, seed: int = 0) -> None:
         self.indptr = np.ascontiguousarray(indptr, dtype=np.int64)
         self.indices = np.ascontiguousarray(indices, dtype=np.int64)
-        self.n = len(self.indptr) - 1
-        if self.n < 1 or self.indptr[0] != 0 or np.any(np.diff(self.indptr) < 0) or self.indptr[-1] != len(self.indices):
+        n = len(self.indptr) - 1
+        if n < 1 or self.indptr[0] != 0 or np.any(np.diff(self.indptr) < 0) or self.indptr[-1] != len(self.indices):
             raise ValueError("the neighbour graph must be CSR: indptr non-decreasing from 0 to len(indices), at least one row")
-        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= self.n):
-            raise ValueError(f"neighbour index out of range for {self.n} images")
+        if len(self.indices) and (self.indices.min() < 0 or self.indices.max() >= n):
+            raise ValueError(f"neighbour index out of range for {n} images")
         if positives_per_anchor < 1:
             raise ValueError(f"positives_per_anchor must be at least 1, got {positives_per_anchor}")
         self.group = positives_per_anchor + 1
         if batch_size % self.group:
             raise ValueError(f"batch size {batch_size} is not a multiple of positives_per_anchor + 1 = {self.group} "
                              "(each process's batch holds whole groups of a seed and its neighbours)")
-        self.batch_size, self.world_size, self.rank, self.seed = batch_size, world_size, rank, seed
         self.positives_per_anchor = positives_per_anchor
-        self.global_batch = batch_size * world_size
-        if self.global_batch > self.n:
-            raise ValueError(
-                f"batch size {batch_size}" + (f" x {world_size} processes" if world_size > 1 else "")
-                + f" is larger than the dataset ({self.n} images)"
-            )
-        self.epoch, self.start_step = 0, 0
+        super().__init__(n, batch_size, world_size=world_size, rank=rank, seed=seed)
         self._cache: tuple[int, np.ndarray, GroupStats] | None = None
-
-    def set_epoch(self, epoch: int, start_step: int = 0) -> None:
-        self.epoch, self.start_step = epoch, start_step
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return self.n // self.global_batch
-
-    def __len__(self) -> int:
-        return self.steps_per_epoch - self.start_step
 
     def _plan(self, epoch: int) -> tuple[np.ndarray, GroupStats]:
         if self._cache is not None and self._cache[0] == epoch:
@@ -176,8 +160,6 @@ class GazeBatchSampler(Sampler):
 
 def make_batch_sampler(cfg, graph_index: np.ndarray, pairs, *, world_size: int = 1, rank: int = 0):
     """The batch sampler `cfg.batch_sampler` names, over ``len(graph_index)`` dataset positions."""
-    from mcgip_fast.train.data import GlobalBatchSampler
-
     n = len(graph_index)
     if cfg.batch_sampler == "random":
         return GlobalBatchSampler(n, cfg.batch_size, world_size=world_size, rank=rank, seed=cfg.seed)
