@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mcgip_fast.synth.archive import SynthArchive, SynthConfig, _streams, balanced_labels, reading_table, write_tables
+from mcgip_fast.synth.archive import SynthArchive, SynthConfig, write_archive
 from mcgip_fast.synth.images import _grid, _power_law_noise, _segment_distance
 
 __all__ = ["CHEST_CLASS_NAMES", "CHEST_GENERATOR", "ChestConfig", "generate_chest"]
@@ -262,36 +262,15 @@ def generate_chest(root: str | Path, config: ChestConfig | None = None, *, overw
     Deterministic; images and gaze use separate random streams, so archives that differ only in
     `informativeness` have identical images. Refuses a non-empty `root` unless `overwrite`.
     """
-    import cv2
-
-    from mcgip_fast.synth.gaze import behaviour_class
-
     config = config or ChestConfig()
-    config.validate()
-    root = Path(root)
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise FileExistsError(f"{root} is not empty; pass overwrite=True to replace the archive there")
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    n, scale = config.n_images, config.display_scale
-    labels = balanced_labels(config.seed, n, len(CHEST_CLASS_NAMES))
     readers = make_chest_readers(np.random.default_rng(np.random.SeedSequence([config.seed, 611953])), config.n_readers)
-    manifest, label_rows, truth_rows, fix_parts = [], [], [], []
-    for i, (img_rng, gaze_rng) in enumerate(_streams(config.seed, n)):
-        image_id = f"img_{i:05d}"
-        cls = int(labels[i])
-        img, anatomy, finding = render_chest(img_rng, cls, config.size, config.contrast_range, config.noise)
-        rel = f"images/{image_id}.png"
-        if not cv2.imwrite(str(root / rel), img):
-            raise RuntimeError(f"could not write {root / rel}")
-        manifest.append((image_id, rel, config.size, config.size))
-        label_rows.append((image_id, cls, CHEST_CLASS_NAMES[cls]))
-        chosen = gaze_rng.choice(len(readers), size=config.readers_per_image, replace=False)
-        for r in sorted(int(c) for c in chosen):
-            behaviour = behaviour_class(gaze_rng, cls, config.informativeness)
-            sp = simulate_chest_scanpath(gaze_rng, readers[r], anatomy, finding, config.size, behaviour)
-            fix_parts.append(reading_table(image_id, readers[r].name, sp, scale))
-            fx, fy, fr = (finding.x * scale, finding.y * scale, finding.radius * scale) if finding else (np.nan,) * 3
-            truth_rows.append((image_id, readers[r].name, CHEST_CLASS_NAMES[behaviour], fx, fy, fr))
 
-    write_tables(root, config, CHEST_GENERATOR, CHEST_CLASS_NAMES, readers, manifest, label_rows, truth_rows, fix_parts)
-    return SynthArchive(root, config, CHEST_CLASS_NAMES)  # type: ignore[arg-type]
+    def render(rng, cls):
+        img, anatomy, finding = render_chest(rng, cls, config.size, config.contrast_range, config.noise)
+        return img, finding, (anatomy, finding)
+
+    def simulate(rng, reader, scene, behaviour):
+        return simulate_chest_scanpath(rng, reader, scene[0], scene[1], config.size, behaviour)
+
+    return write_archive(root, config, overwrite=overwrite, generator=CHEST_GENERATOR, class_names=CHEST_CLASS_NAMES,
+                         readers=readers, render=render, simulate=simulate)
