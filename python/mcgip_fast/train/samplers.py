@@ -22,6 +22,8 @@ images are left, a seed may have fewer than ``m`` free neighbours (`GroupStats` 
 slots were filled by neighbours).
 
 Groups never straddle a rank or a batch: the per-rank batch must be a multiple of ``m + 1``.
+Every rank builds the same epoch order: O(n + edges) time and O(n) memory, once per epoch, with
+one short Python step per seed (benchmarks/README.md gives the time for a large graph).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
+
 from mcgip_fast.train.config import BATCH_SAMPLERS
 from mcgip_fast.train.data import GlobalBatchSampler
 
