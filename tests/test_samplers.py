@@ -231,3 +231,16 @@ def test_two_processes_take_disjoint_groups_and_agree_with_one(data, tmp_path):
     # positives depend only on which images are in each global batch: every process counts the same
     assert r0["gaze"] == r1["gaze"] == single.n_gaze_positives and sum(single.n_gaze_positives) > 0
     assert r0["losses"] == r1["losses"]
+
+
+def test_cli_trains_with_the_gaze_sampler_and_explains_a_bad_group_size(data, tmp_path, capsys):
+    from mcgip_fast.cli.main import main
+
+    manifest, pairs = data
+    args = ["train", "--manifest", str(manifest), "--pairs", str(pairs), "--out-dir", str(tmp_path / "r"), "--image-size", "16",
+            "--width", "4", "--batch-size", "4", "--queue-size", "16", "--proj-dim", "8", "--hidden-dim", "16", "--epochs", "1",
+            "--no-progress", "--device", "cpu", "--method", "simclr", "--batch-sampler", "gaze"]
+    assert main([*args, "--positives-per-anchor", "1"]) == 0
+    assert "trained 4 steps" in capsys.readouterr().out
+    assert main([*args, "--positives-per-anchor", "2"]) == 2
+    assert "batch_size 4 is not a multiple of positives_per_anchor + 1 = 3" in capsys.readouterr().err
