@@ -77,6 +77,17 @@ def test_groups_are_a_seed_and_its_neighbours():
     assert stats.full_groups == 1.0 and stats.n_seeds == n_cliques and stats.neighbour_share == m / (m + 1)
 
 
+def test_neighbours_linked_to_the_group_are_preferred():
+    """Seed 0's neighbours: 1, 2, 3 are linked to each other, 4 and 5 only to the seed. After the
+    first pick (1, the lowest rank), 2 and 3 come before 4 and 5 whatever their random rank."""
+    i = np.array([0, 0, 0, 0, 0, 1, 1, 2])
+    j = np.array([1, 2, 3, 4, 5, 2, 3, 3])
+    s = sampler_for(PositivePairs.from_edges([str(k) for k in range(8)], i, j, np.ones(len(i))), 4, 3)
+    assert s._densest(np.array([1, 4, 5, 2, 3]), 3).tolist() == [1, 2, 3]
+    # 4 links to nothing, so rank decides the second pick (1); then 2, linked to 1, beats 5
+    assert s._densest(np.array([4, 1, 5, 2, 3]), 3).tolist() == [4, 1, 2]
+
+
 def test_many_more_in_batch_positives_than_a_random_batch():
     pairs = random_pairs(400, 4000, 2)  # mean degree ~20
     gaze, plain = sampler_for(pairs, 32, 7, seed=0), GlobalBatchSampler(400, 32, seed=0)
