@@ -170,6 +170,7 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
 
     dataset, lookup, report, pairs = _load_data(cfg, info)
     sampler = make_batch_sampler(cfg, dataset.graph_index, pairs, world_size=info.world_size, rank=info.rank)
+    del pairs  # the lookup and the sampler keep what they need
     global_batch = sampler.global_batch
     if cfg.method == "moco" and cfg.queue_size % global_batch:
         raise ValueError(f"queue size {cfg.queue_size} is not a multiple of the global batch size {global_batch} "
