@@ -4,10 +4,13 @@ The demo's training recipe (resnet10, 'small-pool' stem, global max pooling, McG
 loss over the top-100 MultiMatch neighbours, 40 epochs, Adam 3e-3) was found with runs like these;
 benchmarks/README.md lists them. Each run takes one to three minutes on one core.
 
-    python benchmarks/demo_ablation.py NAME kind=baseline|mcgip|oracle [info=0.0] [k=100] [TrainConfig option=value ...]
+    python benchmarks/demo_ablation.py NAME kind=baseline|mcgip|shuffled|oracle [archive=mammo|chest] [info=0.0] [k=100] [TrainConfig option=value ...]
 
 kind=mcgip mines MultiMatch positives with the demo's rule (rule=topk: the top-k union) from the archive's gaze (info=0.0: from the
-uninformative twin, the same images); kind=oracle takes k same-class partners from the labels.
+uninformative twin, the same images); kind=shuffled trains on those mined pairs after a degree-preserving shuffle
+(shuffle_seed=S, default 0); kind=oracle takes k same-class partners from the labels. archive=chest uses the
+second generator (synth/chest.py) instead of the demo's (mammo). The gaze batch sampler: batch_sampler=gaze
+positives_per_anchor=M.
 Output: linear / kNN@20 probe accuracy, mean ± std over evaluation splits 0, 1, 2.
 """
 
@@ -40,9 +43,10 @@ def main(argv: list[str]) -> int:
 
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     from mcgip_fast.eval import evaluate_encoder
-    from mcgip_fast.mining import mine
+    from mcgip_fast.mining import PositivePairs, mine
     from mcgip_fast.report.demo import DemoConfig, oracle_pairs, pair_precision
-    from mcgip_fast.synth import SynthArchive, SynthConfig, generate
+    from mcgip_fast.mining.controls import shuffle_positives
+    from mcgip_fast.synth import GENERATORS, SynthArchive
     from mcgip_fast.train import TrainConfig, train
 
     name, opts = argv[0], dict(a.split("=", 1) for a in argv[1:])
@@ -50,21 +54,29 @@ def main(argv: list[str]) -> int:
     img, n, info = int(opts.pop("img", 64)), int(opts.pop("n", 800)), float(opts.pop("info", 0.9))
     demo = DemoConfig()  # the defaults are the demo's recipe, read from its one definition
     kind, k, rule = opts.pop("kind", "baseline"), int(opts.pop("k", demo.k)), opts.pop("rule", demo.rule)
-    root = work / f"archive_{img}_{n}_{info:g}"
+    generator = opts.pop("archive", "mammo")
+    shuffle_seed = int(opts.pop("shuffle_seed", 0))
+    config_class, generate = GENERATORS[generator]
+    root = work / (f"archive_{img}_{n}_{info:g}" + ("" if generator == "mammo" else f"_{generator}"))
     arch = SynthArchive.open(root) if (root / "meta.json").exists() else generate(
-        root, SynthConfig(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
+        root, config_class(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
     labels = arch.labels()["label"].to_numpy()
     pairs_path = None
-    if kind == "mcgip":
+    # a baseline with the gaze batch sampler reads the mined graph for its batches only (gaze=False)
+    if kind in ("mcgip", "shuffled") or (kind == "baseline" and opts.get("batch_sampler") == "gaze"):
         pairs_path = root / f"pairs_multimatch_{rule}{k}.npz"
         if not pairs_path.exists():
             pairs = mine(arch.gaze(), "multimatch", rule, k=k)
             pairs.save(pairs_path)
             print("pair precision", pair_precision(pairs, labels))
+        if kind == "shuffled":
+            shuffled = shuffle_positives(PositivePairs.load(pairs_path), seed=shuffle_seed)
+            print("shuffled pair precision", pair_precision(shuffled, labels))
+            pairs_path = shuffled.save(root / f"pairs_multimatch_{rule}{k}_shuffled{shuffle_seed}.npz")
     elif kind == "oracle":
         pairs_path = oracle_pairs(arch.manifest()["image_id"].to_numpy(), labels, k, 0).save(root / f"oracle_{k}.npz")
     elif kind != "baseline":
-        raise SystemExit(f"kind must be baseline, mcgip or oracle, got {kind!r}")
+        raise SystemExit(f"kind must be baseline, mcgip, shuffled or oracle, got {kind!r}")
     options = dict(image_size=img, backbone=demo.backbone, stem=demo.stem, pool=demo.pool, loss_average=demo.loss_average,
                    width=demo.width, epochs=demo.epochs, batch_size=demo.batch_size, queue_size=demo.queue_size,
                    optimizer=demo.optimizer, lr=demo.lr, crop_min_scale=demo.crop_min_scale, momentum=demo.moco_momentum,
@@ -72,7 +84,7 @@ def main(argv: list[str]) -> int:
     options.update({key: _value(v) for key, v in opts.items()})
     t0 = time.perf_counter()
     res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
-                            gaze=pairs_path is not None, device="cpu", out_dir=str(work / "runs" / name), progress=False,
+                            gaze=pairs_path is not None and kind != "baseline", device="cpu", out_dir=str(work / "runs" / name), progress=False,
                             checkpoint_every=10**9, **options))
     seconds = time.perf_counter() - t0
     lin, knn = [], []
@@ -82,7 +94,7 @@ def main(argv: list[str]) -> int:
         acc = df.set_index("probe")["accuracy"]
         lin.append(acc["linear"])
         knn.append(acc["knn@20"])
-    line = (f"{name}: kind={kind} info={info:g} rule={rule} k={k} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
+    line = (f"{name}: archive={generator} kind={kind} info={info:g} rule={rule} k={k} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
             f"knn {np.mean(knn):.3f}±{np.std(knn, ddof=1):.3f} train {seconds:.0f}s on {torch.get_num_threads()} thread(s)")
     print(line)
     with open(work / "results.txt", "a") as f:

@@ -9,7 +9,7 @@ import sys
 from mcgip_fast._core import __version__
 
 #: Subcommand modules under mcgip_fast.cli, in the order `--help` lists them.
-SUBCOMMANDS = ("demo", "inspect", "prepare", "mine", "train", "evaluate")
+SUBCOMMANDS = ("demo", "inspect", "prepare", "mine", "shuffle_pairs", "train", "evaluate")
 
 
 def build_parser() -> argparse.ArgumentParser:

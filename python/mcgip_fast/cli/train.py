@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   mcgip train --manifest images.csv --pairs pairs.parquet --method moco --epochs 200
   mcgip train --manifest images.csv --pairs pairs.parquet --cache cache/   # images from `mcgip prepare`
   mcgip train --manifest images.csv --no-gaze --method byol --out-dir runs/byol_baseline
+  mcgip train --manifest images.csv --pairs pairs.parquet --method simsiam --batch-sampler gaze --positives-per-anchor 7
   mcgip train --manifest images.csv --pairs pairs.npz --image-size 32 --width 8 --epochs 2 --device cpu
   torchrun --nproc-per-node 2 -m mcgip_fast.cli.main train --manifest images.csv --pairs pairs.parquet
 """

@@ -5,6 +5,7 @@
 ``mutual``, ``percentile``.
 """
 
+from mcgip_fast.mining.controls import shuffle_positives
 from mcgip_fast.mining.feature_schemes import DHashScheme, HuScheme
 from mcgip_fast.mining.mine import MiningReport, mine, summary
 from mcgip_fast.mining.pairs import PairsMismatchError, PositivePairs
@@ -30,5 +31,6 @@ __all__ = [
     "TopK",
     "WorkdirMismatchError",
     "mine",
+    "shuffle_positives",
     "summary",
 ]

@@ -29,6 +29,8 @@ from mcgip_fast.synth.gaze import behaviour_class, make_readers, simulate_scanpa
 from mcgip_fast.synth.images import CLASS_NAMES, render_image
 
 LAYOUT_VERSION = 1
+#: meta.json's "generator" of this module's archives (synth/chest.py writes another).
+GENERATOR = "mcgip_fast.synth"
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,10 @@ class SynthArchive:
             raise ValueError(f"{root}: layout version {meta.get('layout_version')}, expected {LAYOUT_VERSION}")
         cfg = meta["config"]
         cfg["contrast_range"] = tuple(cfg["contrast_range"])
-        return cls(root, SynthConfig(**cfg), tuple(meta["class_names"]))
+        config_class = SynthConfig
+        if meta.get("generator") == "mcgip_fast.synth.chest":
+            from mcgip_fast.synth.chest import ChestConfig as config_class
+        return cls(root, config_class(**cfg), tuple(meta["class_names"]))
 
 
 def _streams(seed: int, n: int) -> list[tuple[np.random.Generator, np.random.Generator]]:
@@ -192,52 +197,66 @@ def generate(root: str | Path, config: SynthConfig | None = None, *, overwrite: 
     Deterministic: the same config writes the same files. Refuses a non-empty `root` unless
     `overwrite` (then the archive's own files are replaced).
     """
+    config = config or SynthConfig()
+    readers = make_readers(np.random.default_rng(np.random.SeedSequence([config.seed, 104729])), config.n_readers)
+    return write_archive(
+        root, config, overwrite=overwrite, generator=GENERATOR, class_names=CLASS_NAMES, readers=readers,
+        # the finding is all the simulated reader needs to know about the image
+        render=lambda rng, cls: (lambda img, finding: (img, finding, finding))(
+            *render_image(rng, cls, config.size, config.contrast_range, config.noise)),
+        simulate=lambda rng, reader, finding, behaviour: simulate_scanpath(rng, reader, finding, float(config.size), behaviour),
+    )
+
+
+def write_archive(root: str | Path, config, *, overwrite: bool, generator: str, class_names, readers, render, simulate) -> SynthArchive:
+    """The generation loop both generators share (one source for the layout and the random streams).
+
+    ``render(image_rng, cls)`` returns (uint8 image, finding, scene): the finding has x, y and
+    radius in image pixels (None for a normal image); the scene, whatever the reader model needs,
+    is handed to ``simulate(gaze_rng, reader, scene, behaviour)``, which returns one reading's
+    (n, 3) x, y (image px), duration (s) array.
+    """
     import cv2
 
-    config = config or SynthConfig()
     config.validate()
     root = Path(root)
     if root.exists() and any(root.iterdir()) and not overwrite:
         raise FileExistsError(f"{root} is not empty; pass overwrite=True to replace the archive there")
     (root / "images").mkdir(parents=True, exist_ok=True)
-
-    n = config.n_images
-    labels = balanced_labels(config.seed, n)
-    readers = make_readers(np.random.default_rng(np.random.SeedSequence([config.seed, 104729])), config.n_readers)
-    scale = config.display_scale
+    n, scale = config.n_images, config.display_scale
+    labels = balanced_labels(config.seed, n, len(class_names))
     manifest, label_rows, truth_rows, fix_parts = [], [], [], []
     for i, (img_rng, gaze_rng) in enumerate(_streams(config.seed, n)):
         image_id = f"img_{i:05d}"
         cls = int(labels[i])
-        img, finding = render_image(img_rng, cls, config.size, config.contrast_range, config.noise)
+        img, finding, scene = render(img_rng, cls)
         rel = f"images/{image_id}.png"
         if not cv2.imwrite(str(root / rel), img):
             raise RuntimeError(f"could not write {root / rel}")
         manifest.append((image_id, rel, config.size, config.size))
-        label_rows.append((image_id, cls, CLASS_NAMES[cls]))
+        label_rows.append((image_id, cls, class_names[cls]))
         chosen = gaze_rng.choice(len(readers), size=config.readers_per_image, replace=False)
         for r in sorted(int(c) for c in chosen):
             behaviour = behaviour_class(gaze_rng, cls, config.informativeness)
-            sp = simulate_scanpath(gaze_rng, readers[r], finding, float(config.size), behaviour)
-            # Saccades take ~20 ms plus ~2 ms per degree; use display pixels / 40 as degrees.
-            amp = np.r_[0.0, np.hypot(*np.diff(sp[:, :2] * scale, axis=0).T)]
-            onset = np.cumsum(np.r_[0.0, sp[:-1, 2]] + np.where(amp > 0, 0.02 + 0.002 * amp / 40, 0.0))
-            fix_parts.append(
-                pd.DataFrame(
-                    {
-                        "image_id": image_id,
-                        "reader": readers[r].name,
-                        "fixation": np.arange(len(sp)),
-                        "x": sp[:, 0] * scale,
-                        "y": sp[:, 1] * scale,
-                        "duration": sp[:, 2],
-                        "onset": onset,
-                    }
-                )
-            )
+            sp = simulate(gaze_rng, readers[r], scene, behaviour)
+            fix_parts.append(reading_table(image_id, readers[r].name, sp, scale))
             fx, fy, fr = (finding.x * scale, finding.y * scale, finding.radius * scale) if finding else (np.nan,) * 3
-            truth_rows.append((image_id, readers[r].name, CLASS_NAMES[behaviour], fx, fy, fr))
+            truth_rows.append((image_id, readers[r].name, class_names[behaviour], fx, fy, fr))
+    write_tables(root, config, generator, class_names, readers, manifest, label_rows, truth_rows, fix_parts)
+    return SynthArchive(root, config, tuple(class_names))
 
+
+def reading_table(image_id: str, reader: str, scanpath: np.ndarray, scale: float) -> pd.DataFrame:
+    """One reading's rows of fixations.csv from an (n, 3) x, y (image px), duration (s) array."""
+    # Saccades take ~20 ms plus ~2 ms per degree; use display pixels / 40 as degrees.
+    amp = np.r_[0.0, np.hypot(*np.diff(scanpath[:, :2] * scale, axis=0).T)]
+    onset = np.cumsum(np.r_[0.0, scanpath[:-1, 2]] + np.where(amp > 0, 0.02 + 0.002 * amp / 40, 0.0))
+    return pd.DataFrame({"image_id": image_id, "reader": reader, "fixation": np.arange(len(scanpath)),
+                         "x": scanpath[:, 0] * scale, "y": scanpath[:, 1] * scale, "duration": scanpath[:, 2], "onset": onset})
+
+
+def write_tables(root: Path, config, generator: str, class_names, readers, manifest, label_rows, truth_rows, fix_parts) -> None:
+    """Write manifest.csv, fixations.csv, labels.csv, truth.csv and meta.json (the shared layout)."""
     pd.DataFrame(manifest, columns=["image_id", "path", "width", "height"]).to_csv(root / "manifest.csv", index=False)
     pd.concat(fix_parts, ignore_index=True).to_csv(root / "fixations.csv", index=False, float_format="%.4f")
     pd.DataFrame(label_rows, columns=["image_id", "label", "class_name"]).to_csv(root / "labels.csv", index=False)
@@ -246,12 +265,11 @@ def generate(root: str | Path, config: SynthConfig | None = None, *, overwrite: 
     ).to_csv(root / "truth.csv", index=False, float_format="%.3f")
     meta = {
         "layout_version": LAYOUT_VERSION,
-        "generator": "mcgip_fast.synth",
+        "generator": generator,
         "config": asdict(config),
-        "class_names": list(CLASS_NAMES),
+        "class_names": list(class_names),
         "display": [config.display, config.display],
         "units": {"x": "display px", "y": "display px", "duration": "s", "onset": "s"},
         "readers": [asdict(r) for r in readers],
     }
     (root / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
-    return SynthArchive(root, config)

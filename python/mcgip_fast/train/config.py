@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TrainConfig", "METHOD_NAMES", "OPTIMIZERS", "BACKBONE_NAMES", "STEM_NAMES", "POOL_NAMES", "LOSS_AVERAGES"]
+__all__ = ["TrainConfig", "METHOD_NAMES", "OPTIMIZERS", "BACKBONE_NAMES", "STEM_NAMES", "POOL_NAMES", "LOSS_AVERAGES", "BATCH_SAMPLERS"]
 
 METHOD_NAMES = ("moco", "byol", "simsiam", "simclr")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -20,6 +20,8 @@ STEM_NAMES = ("imagenet", "small", "small-pool")
 #: Global pooling of the last feature map: "avg" (torchvision's) or "max".
 POOL_NAMES = ("avg", "max")
 LOSS_AVERAGES = ("anchor", "batch")
+#: "random": a seeded permutation per epoch; "gaze": groups of an image and its mined neighbours (train/samplers.py).
+BATCH_SAMPLERS = ("random", "gaze")
 
 
 def _f(default: Any, help: str, **kw) -> Any:
@@ -41,6 +43,8 @@ class TrainConfig:
     in_channels: int = _f(1, "input channels (1 for greyscale radiographs)")
     crop_min_scale: float = _f(0.2, "smallest area fraction kept by the random resized crop")
     solarize_p: float = _f(0.0, "probability of solarising a view (pixels >= 0.5 inverted; BYOL uses 0.2 on one view)")
+    batch_sampler: str = _f("random", "how batches are drawn: 'random' (a seeded permutation per epoch) or 'gaze' (groups of an image and --positives-per-anchor of its mined neighbours, so every method sees dense gaze positives in its batch; needs --pairs, also with --no-gaze)", choices=BATCH_SAMPLERS)
+    positives_per_anchor: int = _f(3, "gaze batch sampler: neighbours placed beside each seed image; the batch size must be a multiple of this + 1")
     num_workers: int = _f(0, "DataLoader worker processes (augmentations are seeded per image, so results do not depend on this)")
     # method
     method: str = _f("moco", "self-supervised method", choices=METHOD_NAMES)
@@ -104,6 +108,16 @@ class TrainConfig:
             bad(f"backbone must be resnet10, resnet18 or resnet50, got {self.backbone!r}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.batch_sampler not in BATCH_SAMPLERS:
+            bad(f"batch_sampler must be one of {BATCH_SAMPLERS}, got {self.batch_sampler!r}")
+        if self.batch_sampler == "gaze":
+            if self.pairs is None:
+                bad("the gaze batch sampler needs a pairs file (--pairs)")
+            if self.positives_per_anchor < 1:
+                bad(f"positives_per_anchor must be at least 1, got {self.positives_per_anchor}")
+            if self.batch_size % (self.positives_per_anchor + 1):
+                bad(f"batch_size {self.batch_size} is not a multiple of positives_per_anchor + 1 = {self.positives_per_anchor + 1} "
+                    "(each batch holds whole groups of a seed image and its neighbours)")
         if self.gaze and self.pairs is None:
             bad("gaze positives need a pairs file (--pairs), or train the baseline with --no-gaze")
         for name in ("image_size", "in_channels", "epochs", "batch_size", "queue_size", "log_every", "checkpoint_every"):

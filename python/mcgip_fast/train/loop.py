@@ -23,12 +23,13 @@ from mcgip_fast.train.data import (FileImages, CachedImages, GlobalBatchSampler,
                                    align_to_pairs, check_images, keep_batch, read_manifest, to_views)
 from mcgip_fast.train.methods import build_method
 from mcgip_fast.train.positives import PositiveLookup
+from mcgip_fast.train.samplers import make_batch_sampler
 
 __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosine_schedule"]
 
 #: Options that must not change between a run and its resume.
 RESUME_KEYS = ("method", "gaze", "backbone", "stem", "pool", "width", "in_channels", "image_size", "batch_size", "queue_size",
-               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys")
+               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "batch_sampler", "positives_per_anchor")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -92,10 +93,10 @@ LONG_RUN_IMAGES, LARGE_IMAGE_FACTOR = 20_000, 4
 
 
 def _load_data(cfg: TrainConfig, info: ddp.DistInfo):
-    """Manifest aligned with the pairs graph, bad images handled; returns dataset, lookup, report."""
+    """Manifest aligned with the pairs graph, bad images handled; returns dataset, lookup, report, pairs."""
     manifest = read_manifest(cfg.manifest)
     pairs = None
-    if cfg.gaze:
+    if cfg.gaze or cfg.batch_sampler == "gaze":  # the gaze sampler needs the graph even for a baseline
         from mcgip_fast.mining.pairs import PositivePairs
 
         pairs = PositivePairs.load(cfg.pairs)
@@ -114,8 +115,8 @@ def _load_data(cfg: TrainConfig, info: ddp.DistInfo):
             _suggest_cache(cfg, manifest)
     dataset = ImageDataset(source, cfg.image_size, cfg.in_channels, cfg.seed, augment,
                            graph_index=manifest["graph_index"].to_numpy())
-    lookup = PositiveLookup.from_pairs(pairs) if pairs is not None else None
-    return dataset, lookup, report
+    lookup = PositiveLookup.from_pairs(pairs) if cfg.gaze else None
+    return dataset, lookup, report, pairs
 
 
 def _cached_source(cfg: TrainConfig, manifest):
@@ -343,8 +344,9 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
     """
     run = _setup(cfg)
     info, device = run.info, run.device
-    dataset, lookup, report = _load_data(cfg, info)
-    sampler = GlobalBatchSampler(len(dataset), cfg.batch_size, world_size=info.world_size, rank=info.rank, seed=cfg.seed)
+    dataset, lookup, report, pairs = _load_data(cfg, info)
+    sampler = make_batch_sampler(cfg, dataset.graph_index, pairs, world_size=info.world_size, rank=info.rank)
+    del pairs  # the lookup and the sampler keep what they need
     global_batch = sampler.global_batch
     if cfg.method == "moco" and cfg.queue_size % global_batch:
         raise ValueError(f"queue size {cfg.queue_size} is not a multiple of the global batch size {global_batch} "
