@@ -34,7 +34,7 @@ def test_dask_equals_local(client, tmp_path):
 
 
 def test_archive_is_scattered_once(client, monkeypatch):
-    from mcgip_fast.mining import engines
+    from mcgip_fast.mining import score as engines
 
     calls = []
     real_scatter = type(client).scatter

@@ -89,7 +89,7 @@ def scheme_options(args) -> dict:
 
 
 def run_mine(args) -> int:
-    from mcgip_fast.mining.mine import mine, summary_json
+    from mcgip_fast.mining import mine, summary_json
     from mcgip_fast.mining.plots import plot_scores
 
     out = Path(args.out)
