@@ -22,6 +22,8 @@ depend on --threads or on the engine.
 Example:
   mcgip mine --gaze fixations.parquet --scheme multimatch --rule topk --k 5 --out pairs.parquet
   mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
+  mcgip mine --gaze big.parquet --scheme multimatch --rule topk --k 10 --candidates ann --recall 0.95 \
+      --workdir work/ --out pairs.npz      # large archives: candidates + exact re-rank, recall measured
 """
 
 
@@ -45,8 +47,12 @@ def register(subparsers) -> None:
     sch.add_argument("--hu-weight", type=float, help="hu official: weight w of Hu1 against M00 (default 0.5)")
     sch.add_argument("--hash-size", type=int, help="dhash: hash size (default 8: 64-bit codes)")
     sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default 64; hu official then resizes to 32 x 32 as McGIP); multimatch --prefilter: feature maps SIZE x SIZE (default 32)")
-    sch.add_argument("--candidates", choices=("exact", "faiss"), help="hu/dhash: score every pair (exact; default) or only FAISS-retrieved candidates (approximate: faster on large archives, may miss pairs)")
-    sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
+    cand = p.add_argument_group("candidates (which pairs are scored exactly)")
+    cand.add_argument("--candidates", choices=("exact", "faiss", "ann", "auto"), help="exact: every pair (default). hu/dhash: faiss = only FAISS-retrieved candidates (approximate). multimatch: ann = each item's nearest scanpath embeddings (FAISS), re-ranked exactly, recall measured on sampled queries and written to the summary; auto = exact where all pairs cost less than ann")
+    cand.add_argument("--candidates-per-item", type=int, metavar="C", help="multimatch --candidates ann: candidates per item (default: max(8k, 64) for topk/mutual, 256 for thresholds)")
+    cand.add_argument("--recall", type=float, metavar="R", help="multimatch --candidates ann: raise the candidates per item (doubling) until the measured recall reaches R, in (0, 1]")
+    cand.add_argument("--recall-queries", type=int, default=100, metavar="Q", help="multimatch --candidates ann: random items scored exactly one-vs-all to measure recall (default 100)")
+    cand.add_argument("--prefilter", type=int, metavar="C", help="multimatch, older candidate stage: re-rank each item's C nearest heatmap features (FAISS); misses most of the exact top-k with McGIP's weights, prefer --candidates ann")
 
     rule = p.add_argument_group("rule (which pairs are positive; self-pairs are always excluded)")
     rule.add_argument("--rule", default="topk", help="threshold (score > --threshold, as McGIP), topk (each item's --k best, union), mutual (mutual top-k) or percentile (score above the --percentile-th percentile, estimated from a sample) (default: topk)")
@@ -83,9 +89,28 @@ def scheme_options(args) -> dict:
         "hash_size": args.hash_size,
         "heatmap_size": args.heatmap_size,
         "prefilter": args.prefilter,
-        "candidates": args.candidates,
+        "candidates": args.candidates if args.scheme != "multimatch" else None,
     }
     return {k: v for k, v in opts.items() if v is not None}
+
+
+def candidate_stage(args):
+    """`mine(candidates=...)` from the options; hu/dhash take --candidates as their scheme option instead."""
+    from mcgip_fast.mining import AnnCandidates
+
+    ann_options = {"--candidates-per-item": args.candidates_per_item, "--recall": args.recall}
+    given = [k for k, v in ann_options.items() if v is not None]
+    if args.scheme != "multimatch":
+        if given:
+            raise ValueError(f"{', '.join(given)} belong to --scheme multimatch --candidates ann")
+        return "exact"
+    if args.candidates == "faiss":
+        raise ValueError("--candidates faiss is for hu and dhash; multimatch uses --candidates ann (scanpath embeddings) or the older --prefilter C")
+    if args.candidates in ("ann", "auto"):
+        return AnnCandidates(per_item=args.candidates_per_item, target_recall=args.recall, queries=args.recall_queries, auto=args.candidates == "auto")
+    if given:
+        raise ValueError(f"{', '.join(given)} need --candidates ann (or auto)")
+    return "exact"
 
 
 def run_mine(args) -> int:
@@ -103,7 +128,7 @@ def run_mine(args) -> int:
         sample_size=args.sample_size, seed=args.seed, scheme_options=scheme_options(args),
         tile_rows=args.tile_rows, workdir=args.workdir, resume=args.resume, engine=args.engine,
         scheduler=args.scheduler, threads=args.threads, progress=not args.no_progress,
-        score_sample=min(args.sample_size, 20_000),
+        score_sample=min(args.sample_size, 20_000), candidates=candidate_stage(args),
     )
     pairs.save(out)
     report = pairs.report

@@ -6,6 +6,7 @@ resumable through `workdir`) -> `select` -> `write`. Schemes (``multimatch``, ``
 ``dhash``) live in `schemes`; rules (``threshold``, ``topk``, ``mutual``, ``percentile``) in `rules`.
 """
 
+from mcgip_fast.mining.candidates.ann import AnnCandidates
 from mcgip_fast.mining.mine import mine
 from mcgip_fast.mining.pairs import PairsMismatchError, PositivePairs
 from mcgip_fast.mining.plan import MiningReport
@@ -15,6 +16,7 @@ from mcgip_fast.mining.workdir import CorruptTileError, WorkdirMismatchError
 from mcgip_fast.mining.write import summary, summary_json
 
 __all__ = [
+    "AnnCandidates",
     "MCGIP_WEIGHTS",
     "RULES",
     "SCHEMES",

@@ -70,7 +70,10 @@ def mine(
         threads: rayon threads per tile (None: all cores). Results never depend on it.
         progress: show a progress bar with an ETA on stderr.
         score_sample: also score this many random pairs for the report's score distribution.
-        candidates: ``"exact"`` (every pair; default).
+        candidates: ``"exact"`` (every pair; default), ``"ann"`` (each item's nearest scanpath
+            embeddings, re-ranked exactly; recall measured on sampled queries, in ``report.candidates``),
+            ``"auto"`` (exact where all pairs cost less than ann) or an `AnnCandidates` with its options
+            (candidates per item, a target recall, the number of recall queries). multimatch only.
 
     Returns:
         `PositivePairs` (symmetric for symmetric schemes), with ``.report`` (a `MiningReport`) attached.

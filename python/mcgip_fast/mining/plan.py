@@ -58,6 +58,8 @@ class MiningReport:
 
 
 def candidate_lines(c: dict[str, Any]) -> list[str]:
+    if c.get("method") != "ann":
+        return [f"candidates: {c.get('method')} ({c.get('chosen_by', '')})"]
     lines = [f"candidates: {c.get('method')}, {c.get('per_item')} per item, "
              f"{c.get('exact_fraction', float('nan')):.3%} of all pairs scored exactly"]
     rec = c.get("recall")

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-CANDIDATES = ("exact",)
+CANDIDATES = ("exact", "ann", "auto")
 
 
 @dataclass
@@ -114,7 +114,25 @@ def heatmap_features(archive, scheme) -> np.ndarray:
 
 
 def make_candidates(candidates: str | Any, plan):
-    """The candidate source for `mine(candidates=...)`."""
-    if candidates not in ("exact", None):
-        raise ValueError(f"unknown candidates {candidates!r}; choose one of {', '.join(CANDIDATES)}")
-    return HeatmapPrefilter(plan) if getattr(plan.scheme, "prefilter", None) is not None else Exhaustive(plan)
+    """The candidate source for `mine(candidates=...)`: ``"exact"``, ``"ann"``, ``"auto"`` or an `AnnCandidates`."""
+    from .ann import AnnCandidates
+
+    if isinstance(candidates, AnnCandidates):
+        source = candidates
+    elif candidates in ("exact", None):
+        source = None
+    elif candidates in ("ann", "auto"):
+        source = AnnCandidates(auto=candidates == "auto")
+    else:
+        raise ValueError(f"unknown candidates {candidates!r}; choose one of {', '.join(CANDIDATES)} (or pass an AnnCandidates)")
+    prefilter = getattr(plan.scheme, "prefilter", None)
+    if source is None:
+        return HeatmapPrefilter(plan) if prefilter is not None else Exhaustive(plan)
+    if plan.scheme.name != "multimatch":
+        raise ValueError(
+            f"candidates={candidates!r} is for the multimatch scheme; {plan.scheme.name} chooses its candidates "
+            "with its own option candidates='exact' | 'faiss'"
+        )
+    if prefilter is not None:
+        raise ValueError("prefilter (heatmap candidates) and candidates='ann' are two candidate stages: choose one")
+    return source.bind(plan)

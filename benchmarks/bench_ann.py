@@ -1,0 +1,188 @@
+"""Candidate ("ann") MultiMatch mining against exact all-pairs mining, in the same run.
+
+Parts:
+  recall   recall@k (McGIP weights, grouping off and on) of `mine(candidates="ann")` on three
+           archives of N scanpaths: generated random walks (iid durations), generated jittered
+           replicas of N/20 random walks, and the real studyforrest REMoDNaV stream cut into 10-s
+           windows, replicated with jitter to N. Recall is measured on sampled queries scored
+           exactly one-vs-all; exact all-pairs time is estimated from a measured sample of its
+           tiles (top-k, the same Rust tiles `mine()` runs), not run in full.
+  million  one ann top-k run on N generated scanpaths (25-35 fixations) with a work directory;
+           records time, peak memory (ru_maxrss) and recall. Run it in the background.
+  growth   reads the recall/million JSONs, measures exact tile samples at each N, writes a
+           table and a plot of time against N for exact and candidate mining.
+
+Examples:
+  python benchmarks/bench_ann.py --part recall --n 100000 --queries 200
+  nohup python benchmarks/bench_ann.py --part million --n 1000000 --workdir /tmp/ann1m > /tmp/ann1m.log 2>&1 &
+  python benchmarks/bench_ann.py --part growth
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mcgip_fast import _core, read_remodnav
+from mcgip_fast.mining import AnnCandidates, mine
+from mcgip_fast.mining.schemes import MultiMatchScheme
+from mcgip_fast.mining.synthetic import jittered_replicas, random_archive
+
+RESULTS = Path(__file__).parent / "results"
+STUDYFORREST = Path(__file__).resolve().parents[1] / "../shared/data/studyforrest/remodnav/sub-01_task-movie_run-1_events.tsv"
+GROUPING = {"grouping": True, "tamp": 160.0, "tdir": 45.0, "tdur": 0.1}
+
+
+def archives(n: int, seed: int):
+    yield "generated random walks (iid durations)", random_archive(n, 30, spread=5, seed=seed)
+    yield "generated jittered replicas of N/20 walks", jittered_replicas(random_archive(max(2, n // 20), 30, spread=5, seed=seed), n, seed=seed + 1, drop=0.0)
+    path = STUDYFORREST if STUDYFORREST.exists() else Path("/work/shared/data/studyforrest/remodnav/sub-01_task-movie_run-1_events.tsv")
+    base = read_remodnav(path, 10.0, screen=(1280, 720), short="drop")
+    yield f"studyforrest 10-s windows ({len(base)}) replicated with jitter", jittered_replicas(base, n, seed=seed + 2)
+
+
+def exact_rate(archive, options, k: int, threads, tiles: int = 2, rows: int = 8) -> dict:
+    """Pairs/s of exact all-pairs top-k tiles, measured on `tiles` tiles of `rows` rows spread over the archive."""
+    s = MultiMatchScheme(**options)
+    s.bind(archive)
+    st = s.prepare(archive)
+    n = len(archive)
+    pairs = 0
+    t = time.perf_counter()
+    for start in np.linspace(0, n - rows, tiles).astype(int):
+        s.tile(st, int(start), int(start) + rows, ("topk", k), threads)
+        pairs += int(_core.mining_tile_pairs(n, int(start), int(start) + rows))
+    sec = time.perf_counter() - t
+    total = n * (n - 1) // 2
+    return {"sampled_pairs": pairs, "seconds": sec, "pairs_per_s": pairs / sec, "all_pairs": total, "estimated_s": total / (pairs / sec)}
+
+
+def run_ann(archive, options, k, queries, target, threads, workdir=None, progress=False, engine="local", scheduler=None):
+    t = time.perf_counter()
+    p = mine(archive, "multimatch", "topk", k=k, scheme_options=options, threads=threads, workdir=workdir, resume=workdir is not None and Path(workdir, "manifest.json").exists(),
+             candidates=AnnCandidates(target_recall=target, queries=queries), progress=progress, engine=engine, scheduler=scheduler)
+    sec = time.perf_counter() - t
+    c = p.report.candidates
+    n = p.report.n_scorable
+    return p, {
+        "seconds": sec, "recall": c["recall"], "per_item": c["per_item"], "index": c["index"], "calibration": c["calibration"],
+        "scored_pairs": p.report.scored_pairs, "exact_fraction_of_all_pairs": p.report.scored_pairs / (n * (n - 1) / 2),
+        "timings": c["timings"], "block_weights": c["block_weights"], "tiles_reused": p.report.tiles_reused,
+    }
+
+
+def part_recall(args):
+    out = []
+    for name, a in archives(args.n, args.seed):
+        for grouping in (False, True):
+            options = GROUPING if grouping else {}
+            _, r = run_ann(a, options, args.k, args.queries, args.target, args.threads)
+            ex = exact_rate(a, options, args.k, args.threads)
+            row = {"archive": name, "n": len(a), "grouping": grouping, "k": args.k, "ann": r, "exact_estimate": ex,
+                   "speedup_vs_exact_estimate": ex["estimated_s"] / r["seconds"]}
+            print(json.dumps({kk: row[kk] for kk in ("archive", "n", "grouping")}), f"recall {r['recall']['value']:.4f}",
+                  f"C {r['per_item']}", f"ann {r['seconds']:.1f}s", f"exact est {ex['estimated_s']:.0f}s", flush=True)
+            out.append(row)
+    dump(out, args, f"ann_recall_{args.n}.json")
+
+
+def part_million(args):
+    base = random_archive(max(2, args.n // 20), 30, spread=5, seed=args.seed)
+    a = jittered_replicas(base, args.n, seed=args.seed + 1, drop=0.0)
+    lengths = np.diff(a.packed()[0])
+    print(f"{len(a)} scanpaths, {lengths.min()}-{lengths.max()} fixations", flush=True)
+    t = time.perf_counter()
+    p, r = run_ann(a, {}, args.k, args.queries, args.target, args.threads, workdir=args.workdir, progress=True)
+    out_path = Path(args.workdir) / "pairs.npz"
+    p.save(out_path)
+    r.update({"n": len(a), "k": args.k, "wall_s": time.perf_counter() - t, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+              "pairs_file": str(out_path), "load_avg_end": os.getloadavg()})
+    print(json.dumps(r, indent=1, default=float), flush=True)
+    dump(r, args, f"ann_million_{args.n}{args.tag}.json")
+
+
+def part_growth(args):
+    rows = []
+    for n in (10_000, 100_000, 1_000_000):
+        a = random_archive(n, 30, spread=5, seed=args.seed) if n <= 100_000 else None
+        if a is None:
+            base = random_archive(n // 20, 30, spread=5, seed=args.seed)
+            a = jittered_replicas(base, n, seed=args.seed + 1, drop=0.0)
+        ex = exact_rate(a, {}, args.k, args.threads, tiles=2, rows=4 if n > 100_000 else 8)
+        row = {"n": n, "exact_estimate_s": ex["estimated_s"], "exact_pairs_per_s": ex["pairs_per_s"]}
+        if n == 10_000:
+            t = time.perf_counter()
+            mine(a, "multimatch", "topk", k=args.k, threads=args.threads)
+            row["exact_measured_s"] = time.perf_counter() - t
+        if n < 1_000_000:
+            _, r = run_ann(a, {}, args.k, args.queries, None, args.threads)
+            row["ann_s"] = r["seconds"]
+            row["ann_recall"] = r["recall"]["value"]
+            row["ann_per_item"] = r["per_item"]
+        else:
+            million = RESULTS / f"ann_million_{n}.json"
+            if million.exists():
+                m = json.loads(million.read_text())
+                row.update({"ann_s": m["wall_s"], "ann_recall": m["recall"]["value"], "ann_per_item": m["per_item"], "ann_from": million.name})
+        print(row, flush=True)
+        rows.append(row)
+    dump(rows, args, "ann_growth.json")
+    plot_growth(rows, RESULTS / "ann_growth.png")
+
+
+def plot_growth(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    n = [r["n"] for r in rows]
+    ax.loglog(n, [r["exact_estimate_s"] for r in rows], "o--", label="exact all-pairs (estimated from sampled tiles)")
+    meas = [(r["n"], r["exact_measured_s"]) for r in rows if "exact_measured_s" in r]
+    if meas:
+        ax.loglog(*zip(*meas), "s", label="exact all-pairs (measured)")
+    ann = [(r["n"], r["ann_s"]) for r in rows if "ann_s" in r]
+    if ann:
+        ax.loglog(*zip(*ann), "o-", label="ann candidates + exact re-rank (measured)")
+    ax.axhline(3600, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("scanpaths N")
+    ax.set_ylabel("seconds (2 shared cores)")
+    ax.set_title("MultiMatch top-10 mining: time against N")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def dump(obj, args, name):
+    RESULTS.mkdir(exist_ok=True)
+    meta = {"threads": args.threads or _core.default_threads(), "load_avg": os.getloadavg(), "argv": sys.argv}
+    path = RESULTS / name
+    path.write_text(json.dumps({"meta": meta, "results": obj}, indent=1, default=float) + "\n")
+    print(f"wrote {path}", flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=("recall", "million", "growth"), required=True)
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--target", type=float, default=0.95)
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workdir", default="/tmp/ann_million")
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    {"recall": part_recall, "million": part_million, "growth": part_growth}[args.part](args)
+
+
+if __name__ == "__main__":
+    main()
