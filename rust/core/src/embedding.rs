@@ -13,6 +13,12 @@
 //! | `direction_hist` | 8 | direction: circular soft histogram of saccade angles |
 //! | `position_map` | 16 | position: 4 x 4 bilinear map of saccade starts on the screen |
 //! | `vector_stats` | 12 | vector: mean and std of the saccade vector, and its mean in 4 segments |
+//! | `duration_sequence` | 24 | duration: log duration read at 24 points along the scanpath |
+//! | `saccade_sequence` | 32 | vector, direction, length: saccade (dx, dy) / diagonal at 16 points |
+//! | `position_sequence` | 16 | position: saccade start (x / width, y / height) at 8 points |
+//!
+//! The `*_sequence` blocks compare scanpaths position by position, as MultiMatch's alignment
+//! does when it runs near the diagonal; they separate near-copies that the histograms cannot.
 //!
 //! Histograms and maps are fractions (they sum to 1). Scanpaths MultiMatch cannot score (fewer
 //! than 3 fixations, non-finite values) get all zeros. Rows are independent, so the output is the
@@ -26,7 +32,7 @@ use crate::multimatch::{self, MultiMatchParams, Saccades, MIN_FIXATIONS};
 use crate::scanpath::PackedScanpaths;
 
 /// (name, width) of each block, in output order.
-pub const BLOCKS: [(&str, usize); 7] = [
+pub const BLOCKS: [(&str, usize); 10] = [
     ("duration_hist", 16),
     ("duration_quantiles", 9),
     ("duration_profile", 8),
@@ -34,6 +40,9 @@ pub const BLOCKS: [(&str, usize); 7] = [
     ("direction_hist", 8),
     ("position_map", 16),
     ("vector_stats", 12),
+    ("duration_sequence", 24),
+    ("saccade_sequence", 32),
+    ("position_sequence", 16),
 ];
 
 /// Total width of an embedding.
@@ -125,6 +134,16 @@ fn embed_one(s: &Saccades, screen: (f64, f64), (lo, hi): (f64, f64), row: &mut [
         stats.push(py[k]);
     }
     block(&stats, row);
+
+    block(&profile::<24>(&logd), row);
+    let (qx, qy) = (profile::<16>(&vx), profile::<16>(&vy));
+    let interleaved: Vec<f64> = qx.iter().zip(&qy).flat_map(|(a, b)| [*a, *b]).collect();
+    block(&interleaved, row);
+    let sx_: Vec<f64> = s.x.iter().map(|v| v / screen.0).collect();
+    let sy_: Vec<f64> = s.y.iter().map(|v| v / screen.1).collect();
+    let (rx, ry) = (profile::<8>(&sx_), profile::<8>(&sy_));
+    let interleaved: Vec<f64> = rx.iter().zip(&ry).flat_map(|(a, b)| [*a, *b]).collect();
+    block(&interleaved, row);
 }
 
 /// Add `weight` at fractional bin `t`, split linearly between its two neighbours; clamped at the
