@@ -22,8 +22,8 @@ depend on --threads or on the engine.
 Example:
   mcgip mine --gaze fixations.parquet --scheme multimatch --rule topk --k 5 --out pairs.parquet
   mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
-  mcgip mine --gaze big.parquet --scheme multimatch --rule topk --k 10 --candidates ann --recall 0.95 \
-      --workdir work/ --out pairs.npz      # large archives: candidates + exact re-rank, recall measured
+  # large archives: candidates + exact re-rank, recall measured and raised to 0.95
+  mcgip mine --gaze big.parquet --rule topk --k 10 --candidates ann --recall 0.95 --workdir work/ --out pairs.npz
 """
 
 
