@@ -61,7 +61,8 @@ def candidate_lines(c: dict[str, Any]) -> list[str]:
     if c.get("method") != "ann":
         return [f"candidates: {c.get('method')} ({c.get('chosen_by', '')})"]
     lines = [f"candidates: {c.get('method')}, {c.get('per_item')} per item, "
-             f"{c.get('exact_fraction', float('nan')):.3%} of all pairs scored exactly"]
+             f"{c.get('exact_fraction', float('nan')):.3%} of all pairs scored exactly "
+             f"({c.get('exact_fraction_with_recall_queries', float('nan')):.3%} with the fit and recall queries)"]
     rec = c.get("recall")
     if rec:
         lines.append(

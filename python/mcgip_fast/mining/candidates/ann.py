@@ -148,6 +148,9 @@ class AnnCandidates:
             "per_item": int(c), "index": index.describe(), "block_weights": dict(zip(blocks, map(float, weights))),
             "calibration": trials, "eval_queries": eval_queries.tolist(), "truth": truth, "timings": timings,
             "reached_target": self.target_recall is None or trials[-1]["recall"] >= self.target_recall,
+            # Exact scores outside the tiles: the fit sample, the recall queries and the calibration lists.
+            "extra_exact_pairs": int(self.fit_queries * self.fit_items + n_queries * (len(active) - 1)
+                                     + sum(t["per_item"] for t in trials) * n_queries),
         }
 
     def _report(self, plan) -> dict[str, Any]:
@@ -158,9 +161,11 @@ class AnnCandidates:
             "per_item": info["per_item"],
             "index": info["index"],
             "exact_fraction": (n * info["per_item"]) / max(1, n * (n - 1) // 2),
+            "exact_fraction_with_recall_queries": (n * info["per_item"] + info.get("extra_exact_pairs", 0)) / max(1, n * (n - 1) // 2),
             "block_weights": info["block_weights"],
             "calibration": info["calibration"],
             "reached_target": info["reached_target"],
+            "extra_exact_pairs": info.get("extra_exact_pairs"),
             "target_recall": self.target_recall,
             "timings": {k: round(v, 3) for k, v in info["timings"].items()},
             "eval_queries": info["eval_queries"],
