@@ -33,6 +33,9 @@ from . import Exhaustive, Listed
 
 #: Up to this many items the index is exact (flat L2); beyond, IVF.
 FLAT_MAX_ITEMS = 50_000
+#: Beyond this many items: PCA to PCA_DIMS dimensions before the IVF (see `_Index`).
+LARGE_ITEMS = 200_000
+PCA_DIMS = 48
 #: Listed pairs per tile (rows per tile = this / C).
 PAIRS_PER_TILE = 2_000_000
 _SEARCH_BATCH = 16_384
@@ -116,6 +119,7 @@ class AnnCandidates:
         timings = {}
         t = time.perf_counter()
         blocks = embed_blocks(plan.archive, scheme, state, threads)
+        block_names = list(blocks)
         timings["embed_s"] = time.perf_counter() - t
         rng = np.random.default_rng(plan.seed)
         active = np.flatnonzero(state.active)
@@ -123,7 +127,9 @@ class AnnCandidates:
         eval_queries = np.sort(rng.choice(active, n_queries, replace=False))
         t = time.perf_counter()
         weights = fit_block_weights(scheme, state, blocks, rng, self.fit_queries, self.fit_items, threads)
-        vectors = np.hstack([np.sqrt(w) * b for w, b in zip(weights, blocks.values())]).astype(np.float32)
+        # Blocks fitted to weight 0 add nothing to any distance: leave them out of the index.
+        vectors = np.hstack([np.sqrt(w) * b for w, b in zip(weights, blocks.values()) if w > 0]).astype(np.float32)
+        del blocks
         timings["fit_s"] = time.perf_counter() - t
         t = time.perf_counter()
         truth = exact_truth(scheme, state, eval_queries, plan.select, threads, progress)
@@ -145,7 +151,7 @@ class AnnCandidates:
         self.partners = index.search_all(vectors, c, progress)
         timings["search_s"] = time.perf_counter() - t
         self.info = {
-            "per_item": int(c), "index": index.describe(), "block_weights": dict(zip(blocks, map(float, weights))),
+            "per_item": int(c), "index": index.describe(), "block_weights": dict(zip(block_names, map(float, weights))),
             "calibration": trials, "eval_queries": eval_queries.tolist(), "truth": truth, "timings": timings,
             "reached_target": self.target_recall is None or trials[-1]["recall"] >= self.target_recall,
             # Exact scores outside the tiles: the fit sample, the recall queries and the calibration lists.
@@ -326,30 +332,41 @@ class _Index:
         self.n_items = len(vectors)
         m = len(active)
         ids = active.astype(np.int64)
+        self.pca = 0
         if m <= FLAT_MAX_ITEMS:
             self.kind, self.nlist = "flat", 0
             self.index = faiss.IndexIDMap(faiss.IndexFlatL2(d))
-        else:
+        elif m <= LARGE_ITEMS:
             self.kind = "ivf"
             self.nlist = int(min(16384, max(64, 2 * math.sqrt(m))))
-            quantizer = faiss.IndexFlatL2(d)
-            self.index = faiss.IndexIVFFlat(quantizer, d, self.nlist)
+            self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, self.nlist)
             self.index.cp.seed = int(seed)
             rng = np.random.default_rng(seed)
-            train = vectors[np.sort(rng.choice(ids, min(m, 64 * self.nlist), replace=False))]
-            self.index.train(train)
+            self.index.train(vectors[np.sort(rng.choice(ids, min(m, 64 * self.nlist), replace=False))])
+        else:
+            # Beyond LARGE_ITEMS the index costs more than the re-ranking: PCA to PCA_DIMS and
+            # nlist ~ sqrt(8 m) (assigning and scanning cost about the same), 10 k-means rounds.
+            self.kind, self.pca = "pca+ivf", min(PCA_DIMS, d)
+            self.nlist = int(min(16384, max(64, math.sqrt(8 * m))))
+            pca = faiss.PCAMatrix(d, self.pca)
+            ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.pca), self.pca, self.nlist)
+            ivf.cp.seed, ivf.cp.niter = int(seed), 10
+            self.index = faiss.IndexPreTransform(pca, ivf)
+            self._ivf = ivf
+            rng = np.random.default_rng(seed)
+            self.index.train(vectors[np.sort(rng.choice(ids, min(m, 32 * self.nlist), replace=False))])
         self.index.add_with_ids(np.ascontiguousarray(vectors[ids]), ids)
         self.m = m
         self.nprobe = 0
 
     def set_probes(self, c: int) -> None:
         """Probe enough lists to scan about 16 C vectors (at least 8 lists)."""
-        if self.kind == "ivf":
+        if self.kind != "flat":
             self.nprobe = int(min(self.nlist, max(8, math.ceil(16 * c * self.nlist / self.m))))
-            self.index.nprobe = self.nprobe
+            getattr(self, "_ivf", self.index).nprobe = self.nprobe
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "items": self.m, "nlist": self.nlist, "nprobe": self.nprobe, "metric": "L2"}
+        return {"kind": self.kind, "items": self.m, "nlist": self.nlist, "nprobe": self.nprobe, "pca_dims": self.pca, "metric": "L2"}
 
     def search(self, queries: np.ndarray, query_ids: np.ndarray, c: int) -> np.ndarray:
         """(len(queries), c) nearest ids without the query itself, -1 where fewer."""
