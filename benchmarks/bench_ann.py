@@ -62,20 +62,24 @@ def studyforrest_base():
     return GazeArchive.from_arrays(ids, offsets, x, y, d, screen=(1280, 720))
 
 
-def exact_rate(archive, options, k: int, threads, tiles: int = 2, rows: int = 8) -> dict:
-    """Pairs/s of exact all-pairs top-k tiles, measured on `tiles` tiles of `rows` rows spread over the archive."""
+def exact_rate(archive, options, k: int, threads) -> dict:
+    """Pairs/s of exact all-pairs top-k, measured on one tile of the size `mine()` would use, in the
+    middle of the archive (each tile prepares the archive once, so tile size matters)."""
+    from mcgip_fast.mining.plan import plan_tiles
+
     s = MultiMatchScheme(**options)
     s.bind(archive)
     st = s.prepare(archive)
     n = len(archive)
-    pairs = 0
+    _, a, b = plan_tiles(n, None)[0]
+    rows = b - a
+    start = n // 2 - rows // 2
     t = time.perf_counter()
-    for start in np.linspace(0, n - rows, tiles).astype(int):
-        s.tile(st, int(start), int(start) + rows, ("topk", k), threads)
-        pairs += int(_core.mining_tile_pairs(n, int(start), int(start) + rows))
+    s.tile(st, start, start + rows, ("topk", k), threads)
     sec = time.perf_counter() - t
+    pairs = int(_core.mining_tile_pairs(n, start, start + rows))
     total = n * (n - 1) // 2
-    return {"sampled_pairs": pairs, "seconds": sec, "pairs_per_s": pairs / sec, "all_pairs": total, "estimated_s": total / (pairs / sec)}
+    return {"tile_rows": rows, "sampled_pairs": pairs, "seconds": sec, "pairs_per_s": pairs / sec, "all_pairs": total, "estimated_s": total / (pairs / sec)}
 
 
 def run_ann(archive, options, k, queries, target, threads, workdir=None, progress=False, engine="local", scheduler=None, per_item=None):
@@ -166,7 +170,7 @@ def part_growth(args):
     recall_json = RESULTS / "ann_recall_100000_replicas.json"
     for n in (10_000, 100_000, 1_000_000):
         a = jittered_replicas(random_archive(n // 20, 30, spread=5, seed=args.seed), n, seed=args.seed + 1, drop=0.0)
-        ex = exact_rate(a, {}, args.k, args.threads, tiles=2, rows=max(1, 80_000 // n))
+        ex = exact_rate(a, {}, args.k, args.threads)
         row = {"n": n, "exact_estimate_s": ex["estimated_s"], "exact_pairs_per_s": ex["pairs_per_s"], "exact_sampled_pairs": ex["sampled_pairs"]}
         if n == 10_000:
             _, r = run_ann(a, {}, args.k, args.queries, args.target, args.threads)
@@ -183,6 +187,22 @@ def part_growth(args):
         rows.append(row)
         dump(rows, args, "ann_growth.json")
     plot_growth(rows, RESULTS / "ann_growth.png")
+
+
+def part_plot(args):
+    """Redo the growth table's 1M ann row from the million JSON (written later) and the plot."""
+    path = RESULTS / "ann_growth.json"
+    data = json.loads(path.read_text())
+    million = RESULTS / "ann_million_1000000.json"
+    if million.exists():
+        m = json.loads(million.read_text())["results"]
+        for row in data["results"]:
+            if row["n"] == 1_000_000:
+                row.update({"ann_s": m.get("end_to_end_s", m["wall_s"]), "ann_recall": m["recall"]["value"], "ann_per_item": m["per_item"], "ann_from": million.name})
+    path.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    plot_growth(data["results"], RESULTS / "ann_growth.png")
+    for row in data["results"]:
+        print(row)
 
 
 def plot_growth(rows, path):
@@ -219,7 +239,7 @@ def dump(obj, args, name):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=("recall", "million", "growth", "noise"), required=True)
+    ap.add_argument("--part", choices=("recall", "million", "growth", "noise", "plot"), required=True)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--queries", type=int, default=200)
@@ -232,7 +252,7 @@ def main():
     ap.add_argument("--groupings", default="0,1", help="recall: grouping off (0) and/or on (1)")
     ap.add_argument("--per-item", type=int, help="million: first candidate count (doubled until --target)")
     args = ap.parse_args()
-    {"recall": part_recall, "million": part_million, "growth": part_growth, "noise": part_noise}[args.part](args)
+    {"recall": part_recall, "million": part_million, "growth": part_growth, "noise": part_noise, "plot": part_plot}[args.part](args)
 
 
 if __name__ == "__main__":
