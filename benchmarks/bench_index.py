@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 from mcgip_fast import _core
-from mcgip_fast.index import BinaryIndex, HuIndex
+from mcgip_fast.mining.candidates.retrieval import BinaryIndex, HuIndex
 from mcgip_fast.similarity.dhash import dhash
 from mcgip_fast.similarity.hu import hu_moments, match_shapes
 

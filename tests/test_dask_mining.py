@@ -34,7 +34,7 @@ def test_dask_equals_local(client, tmp_path):
 
 
 def test_archive_is_scattered_once(client, monkeypatch):
-    from mcgip_fast.mining import engines
+    from mcgip_fast.mining import score as engines
 
     calls = []
     real_scatter = type(client).scatter
@@ -79,3 +79,14 @@ def test_cli_dask_engine(client, tmp_path):
     assert main(base + ["--out", str(remote), "--engine", "dask", "--scheduler", client.scheduler.address]) == 0
     assert remote.read_bytes() == local.read_bytes()
     assert PositivePairs.load(remote).n_pairs > 0
+
+
+def test_dask_ann_candidates_equal_local(client):
+    from mcgip_fast.mining import AnnCandidates
+    from mcgip_fast.mining.synthetic import jittered_replicas
+
+    a = jittered_replicas(random_archive(15, 10, seed=6), 90, seed=7)
+    ann = lambda: AnnCandidates(per_item=12, queries=10)  # noqa: E731
+    local = mine(a, "multimatch", "topk", k=3, tile_rows=20, candidates=ann())
+    remote = mine(a, "multimatch", "topk", k=3, tile_rows=20, candidates=ann(), engine="dask", scheduler=client)
+    assert remote == local and remote.report.candidates["recall"] == local.report.candidates["recall"]

@@ -1,9 +1,9 @@
-"""mcgip_fast.index: FAISS exact results equal brute force; approximate recall; save/load."""
+"""mcgip_fast.mining.candidates.retrieval: FAISS exact results equal brute force; approximate recall; save/load."""
 
 import numpy as np
 import pytest
 
-from mcgip_fast.index import BinaryIndex, FloatIndex, HuIndex
+from mcgip_fast.mining.candidates.retrieval import BinaryIndex, FloatIndex, HuIndex
 from mcgip_fast.similarity.dhash import hamming_topk, hamming_within
 from mcgip_fast.similarity.hu import hu_moments, match_shapes
 

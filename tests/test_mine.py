@@ -8,7 +8,7 @@ import pytest
 from mcgip_fast.data import load_studyforrest
 from mcgip_fast.gaze.archive import GazeArchive
 from mcgip_fast.mining import PairsMismatchError, PositivePairs, mine
-from mcgip_fast.mining.mine import sample_pairs
+from mcgip_fast.mining.plan import sample_pairs
 from mcgip_fast.mining.schemes import MCGIP_WEIGHTS, MultiMatchScheme
 from mcgip_fast.mining.synthetic import random_archive
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mcgip_fast.mining import CorruptTileError, WorkdirMismatchError, mine
-from mcgip_fast.mining.mine import KILL_AFTER_ENV
+from mcgip_fast.mining.score import KILL_AFTER_ENV
 from mcgip_fast.mining.synthetic import random_archive
 
 

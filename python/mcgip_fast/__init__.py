@@ -1,7 +1,7 @@
 """mcgip_fast: gaze-guided contrastive pre-training (McGIP) at archive scale.
 
 Rooms, in data-flow order: ``gaze`` (archives, readers, heatmaps), ``similarity`` (Rust
-kernels), ``index`` (FAISS retrieval), ``mining`` (positive pairs), ``train`` / ``eval``
+kernels), ``mining`` (positive pairs; FAISS retrieval in ``mining.candidates.retrieval``), ``train`` / ``eval``
 (PyTorch; need the ``train`` extra), ``cli``.
 
 Importing this package never imports torch. The subpackages listed in `_LAZY_SUBPACKAGES`
@@ -41,7 +41,7 @@ from mcgip_fast.gaze import (
     render_heatmaps,
 )
 # similarity kernels and retrieval (faiss is imported lazily, on first build/load)
-from mcgip_fast.index import BinaryIndex, FloatIndex, HuIndex
+from mcgip_fast.mining.candidates.retrieval import BinaryIndex, FloatIndex, HuIndex
 from mcgip_fast.similarity.dhash import bit_cosine, dhash, hamming, hamming_topk, hamming_within
 from mcgip_fast.similarity.hu import hu_moments, match_shapes, mcgip_hu_features, mcgip_hu_similarity
 from mcgip_fast.similarity.multimatch import (

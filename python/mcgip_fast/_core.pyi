@@ -203,6 +203,14 @@ def mining_multimatch_pairs(
 ) -> npt.NDArray[np.float64]:
     """Weighted MultiMatch of explicit pairs, each scored as (min(i, j), max(i, j))."""
 
+def mining_scanpath_embedding(
+    archive: Packed, params: MultiMatchParams, log_duration_range: tuple[float, float], threads: int | None = None
+) -> npt.NDArray[np.float32]:
+    """(N, width) scanpath embeddings whose distances track MultiMatch (`mcgip_core::embedding`); zeros for unscorable scanpaths."""
+
+def mining_embedding_blocks() -> list[tuple[str, int]]:
+    """(name, width) of each embedding block, in column order."""
+
 def mining_merge_topk(
     n: int, k: int, row: npt.NDArray[np.int64], col: npt.NDArray[np.int64], score: npt.NDArray[np.float64], threads: int | None = None
 ) -> _Edges:

@@ -24,6 +24,8 @@ Example:
   mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
   mcgip mine --gaze crowd/fixations.csv --screen 1024 768 --reader-col viewer --aggregate same-reader \
              --rule mutual --k 62 --out pairs.npz
+  # large archives: candidates + exact re-rank, recall measured and raised to 0.95
+  mcgip mine --gaze big.parquet --rule topk --k 10 --candidates ann --recall 0.95 --workdir work/ --out pairs.npz
 """
 
 
@@ -47,8 +49,12 @@ def register(subparsers) -> None:
     sch.add_argument("--hu-weight", type=float, help="hu official: weight w of Hu1 against M00 (default 0.5)")
     sch.add_argument("--hash-size", type=int, help="dhash: hash size (default 8: 64-bit codes)")
     sch.add_argument("--heatmap-size", type=int, help="hu/dhash: heatmaps rendered from scanpaths are SIZE x SIZE (default 64; hu official then resizes to 32 x 32 as McGIP); multimatch --prefilter: feature maps SIZE x SIZE (default 32)")
-    sch.add_argument("--candidates", choices=("exact", "faiss"), help="hu/dhash: score every pair (exact; default) or only FAISS-retrieved candidates (approximate: faster on large archives, may miss pairs)")
-    sch.add_argument("--prefilter", type=int, metavar="C", help="multimatch: instead of all pairs, re-rank each item's C nearest neighbours by heatmap features (FAISS), exactly with MultiMatch; loses some recall")
+    cand = p.add_argument_group("candidates (which pairs are scored exactly)")
+    cand.add_argument("--candidates", choices=("exact", "faiss", "ann", "auto"), help="exact: every pair (default). hu/dhash: faiss = only FAISS-retrieved candidates (approximate). multimatch: ann = each item's nearest scanpath embeddings (FAISS), re-ranked exactly, recall measured on sampled queries and written to the summary; auto = exact where all pairs cost less than ann")
+    cand.add_argument("--candidates-per-item", type=int, metavar="C", help="multimatch --candidates ann: candidates per item (default: max(8k, 64) for topk/mutual, 256 for thresholds)")
+    cand.add_argument("--recall", type=float, metavar="R", help="multimatch --candidates ann: raise the candidates per item (doubling) until the measured recall reaches R, in (0, 1]")
+    cand.add_argument("--recall-queries", type=int, default=100, metavar="Q", help="multimatch --candidates ann: random items scored exactly one-vs-all to measure recall (default 100)")
+    cand.add_argument("--prefilter", type=int, metavar="C", help="multimatch, older candidate stage: re-rank each item's C nearest heatmap features (FAISS); misses most of the exact top-k with McGIP's weights, prefer --candidates ann")
 
     sch.add_argument(
         "--aggregate", default="auto", choices=("auto", "none", "same-reader", "all-pairs", "pooled"),
@@ -94,7 +100,7 @@ def scheme_options(args) -> dict:
         "hash_size": args.hash_size,
         "heatmap_size": args.heatmap_size,
         "prefilter": args.prefilter,
-        "candidates": args.candidates,
+        "candidates": args.candidates if args.scheme != "multimatch" else None,
     }
     return {k: v for k, v in opts.items() if v is not None}
 
@@ -110,8 +116,27 @@ def aggregate_lines(aggregate: dict | None) -> list[str]:
     return [line]
 
 
+def candidate_stage(args):
+    """`mine(candidates=...)` from the options; hu/dhash take --candidates as their scheme option instead."""
+    from mcgip_fast.mining import AnnCandidates
+
+    ann_options = {"--candidates-per-item": args.candidates_per_item, "--recall": args.recall}
+    given = [k for k, v in ann_options.items() if v is not None]
+    if args.scheme != "multimatch":
+        if given:
+            raise ValueError(f"{', '.join(given)} belong to --scheme multimatch --candidates ann")
+        return "exact"
+    if args.candidates == "faiss":
+        raise ValueError("--candidates faiss is for hu and dhash; multimatch uses --candidates ann (scanpath embeddings) or the older --prefilter C")
+    if args.candidates in ("ann", "auto"):
+        return AnnCandidates(per_item=args.candidates_per_item, target_recall=args.recall, queries=args.recall_queries, auto=args.candidates == "auto")
+    if given:
+        raise ValueError(f"{', '.join(given)} need --candidates ann (or auto)")
+    return "exact"
+
+
 def run_mine(args) -> int:
-    from mcgip_fast.mining.mine import mine, summary_json
+    from mcgip_fast.mining import mine, summary_json
     from mcgip_fast.mining.plots import plot_scores
 
     out = Path(args.out)
@@ -128,7 +153,7 @@ def run_mine(args) -> int:
         sample_size=args.sample_size, seed=args.seed, scheme_options=scheme_options(args),
         tile_rows=args.tile_rows, workdir=args.workdir, resume=args.resume, engine=args.engine,
         scheduler=args.scheduler, threads=args.threads, progress=not args.no_progress,
-        score_sample=min(args.sample_size, 20_000), aggregate=args.aggregate,
+        score_sample=min(args.sample_size, 20_000), candidates=candidate_stage(args), aggregate=args.aggregate,
     )
     pairs.save(out)
     report = pairs.report

@@ -182,7 +182,7 @@ def hamming_within(codes: np.ndarray, radius: int, threads: int | None = None) -
     """All pairs of codes within a Hamming radius, as sparse arrays.
 
     The radius is **inclusive**: pairs with ``distance <= radius``. (FAISS ``range_search`` on
-    binary indexes is strict, ``< r``; :class:`mcgip_fast.index.BinaryIndex` converts.)
+    binary indexes is strict, ``< r``; :class:`mcgip_fast.mining.candidates.retrieval.BinaryIndex` converts.)
 
     Args:
         codes: (N, n_bytes) uint8.

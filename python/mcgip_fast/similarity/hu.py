@@ -134,7 +134,7 @@ def match_shapes(
 
     Returns:
         (N, M) float64 (``out`` when given). Dense: for archives, tile the rows or use
-        :mod:`mcgip_fast.index`.
+        :mod:`mcgip_fast.mining.candidates.retrieval`.
     """
     a = _as_hu(hu_a, "hu_a")
     b = a if hu_b is None else _as_hu(hu_b, "hu_b")
@@ -170,7 +170,7 @@ def hu_log_features(hu: np.ndarray) -> np.ndarray:
     """``sign(h)·log10|h|`` per component, 0 where ``|h| <= 1e-5`` (components matchShapes ignores).
 
     The L1 distance between two rows equals :func:`match_shapes` I2 whenever all seven
-    components count on both sides; :class:`mcgip_fast.index.FloatIndex` indexes these vectors.
+    components count on both sides; :class:`mcgip_fast.mining.candidates.retrieval.FloatIndex` indexes these vectors.
     """
     return _core.hu_log_features(_as_hu(hu, "hu"))
 

@@ -7,7 +7,8 @@
 //! - [`moments`]: image moments, Hu invariants, matchShapes (parity with OpenCV);
 //! - [`resample`] and [`dhash`]: Pillow-exact LANCZOS reduction and difference hashes (parity with imagehash);
 //! - [`hamming`]: popcount distances, top-k and radius queries over binary codes;
-//! - [`tiles`]: tiled all-pairs and top-k heaps shared by every measure.
+//! - [`tiles`]: tiled all-pairs and top-k heaps shared by every measure;
+//! - [`embedding`]: scanpath embeddings whose distances track MultiMatch (candidate search).
 //!
 //! No Python here: the bindings live in the `mcgip-python` crate.
 
@@ -22,5 +23,6 @@ pub mod resample;
 pub mod dhash;
 pub mod hamming;
 pub mod tiles;
+pub mod embedding;
 
 pub use error::{McgipError, Result};

@@ -186,7 +186,33 @@ fn mining_tile_pairs(n: usize, row_start: usize, row_end: usize) -> PyResult<u64
     Ok(tiles::circulant_pairs(n, row_start..row_end))
 }
 
+/// Scanpath embeddings for candidate search (`mcgip_core::embedding`): (N, width) float32.
+#[pyfunction]
+#[pyo3(signature = (archive, params, log_duration_range, threads=None))]
+fn mining_scanpath_embedding<'py>(
+    py: Python<'py>,
+    archive: PackedArg<'py>,
+    params: MultiMatchArgs,
+    log_duration_range: (f64, f64),
+    threads: Option<usize>,
+) -> PyResult<Bound<'py, numpy::PyArray2<f32>>> {
+    use numpy::PyArrayMethods;
+    let p = params.params()?;
+    let packed = archive.view()?;
+    let n = packed.len();
+    let flat = detach(py, threads, || mcgip_core::embedding::embed(&packed, &p, log_duration_range))?;
+    flat.into_pyarray(py).reshape([n, mcgip_core::embedding::width()])
+}
+
+/// (name, width) of each block of `mining_scanpath_embedding`, in column order.
+#[pyfunction]
+fn mining_embedding_blocks() -> Vec<(&'static str, usize)> {
+    mcgip_core::embedding::BLOCKS.to_vec()
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(mining_scanpath_embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(mining_embedding_blocks, m)?)?;
     m.add_function(wrap_pyfunction!(mining_multimatch_tile, m)?)?;
     m.add_function(wrap_pyfunction!(mining_multimatch_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(mining_merge_topk, m)?)?;

@@ -10,7 +10,7 @@ Candidates:
   in Rust (`mcgip_core::tiles::MultiIndex`: equal to a full scan, ties included), the threshold
   rule scans codes in Rust (`hamming_within` per tile of rows); cosine and Hu score a block of
   (tile rows x N), bounded to 64 MB, and select in Rust.
-- ``candidates="faiss"``: FAISS retrieval (`mcgip_fast.index`): `BinaryIndex` (multi-hash,
+- ``candidates="faiss"``: FAISS retrieval (`mcgip_fast.mining.candidates.retrieval`): `BinaryIndex` (multi-hash,
   approximate) for dHash Hamming, `HuIndex` (flat L1 on log-Hu features, exact matchShapes re-rank of
   the candidates) for Hu I1/I2/I3. Approximate: may miss pairs, since L1 on log-Hu features only
   approximates matchShapes (recall is measured in the benchmarks). Both indexes are deterministic.
@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import _core
-from .schemes import ItemArrays, TileResult, _aligned
+from ... import _core
+from .base import ItemArrays, TileResult, _aligned, register
 
 HU_METHODS = ("I1", "I2", "I3", "official")
 DHASH_METRICS = ("hamming", "cosine")
@@ -201,7 +201,7 @@ class DHashScheme(_HeatmapScheme):
     def _faiss_index(self, state):
         index = getattr(state, "_index", None)
         if index is None:
-            from mcgip_fast.index import BinaryIndex
+            from ..candidates.retrieval import BinaryIndex
 
             index = BinaryIndex(exact=False, kind="multihash").build(state.data)
             state._index = index
@@ -277,7 +277,7 @@ class HuScheme(_HeatmapScheme):
             raise ValueError("hu with candidates='faiss' supports threshold rules for method I2 only (an L1 radius); use topk or candidates='exact'")
 
     def _faiss_tile(self, state, start, end, select, threads) -> TileResult:
-        from mcgip_fast.index import HuIndex
+        from ..candidates.retrieval import HuIndex
         from mcgip_fast.similarity.hu import match_shapes_pairs
 
         index = getattr(state, "_index", None)
@@ -311,3 +311,8 @@ class HuScheme(_HeatmapScheme):
         from mcgip_fast.similarity.hu import match_shapes_pairs
 
         return 1.0 / (1.0 + match_shapes_pairs(state.data, state.data, np.asarray(i), np.asarray(j), self.method, threads))
+
+
+# Registered in the order the CLI lists them.
+register(HuScheme)
+register(DHashScheme)
