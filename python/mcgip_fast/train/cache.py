@@ -189,7 +189,9 @@ def prepare_cache(manifest: str | Path | pd.DataFrame, out: str | Path, size: in
         else:
             import multiprocessing as mp
 
-            with mp.get_context("fork").Pool(workers, initializer=_worker_init) as pool:
+            # spawn, not fork: forking a process whose threads (torch, OpenMP, BLAS) hold locks can
+            # deadlock the child; it hung `mcgip prepare` inside the full test suite
+            with mp.get_context("spawn").Pool(workers, initializer=_worker_init) as pool:
                 for r in pool.imap_unordered(_prepare_one, tasks, chunksize=1):
                     store(r)
     finally:
