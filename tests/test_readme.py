@@ -66,7 +66,9 @@ PLACEHOLDERS: dict[str, str | None] = {
     "fixations.csv": "fixations.csv",             # the fixation table as CSV (the real-archive section)
     "crowd/fixations.csv": "fixations.csv",
     "crowd/manifest.csv": "images.csv",
-    "crowd_labels.csv": "labels.csv",                            # `mcgip prepare` cache of images.csv (a folder)
+    "crowd_labels.csv": "labels.csv",
+    "big.parquet": "fixations.parquet",           # "a large archive": the kit's table stands in
+    "shuffled.parquet": "pairs.parquet",          # a shuffled control is a pairs file of the same archive                            # `mcgip prepare` cache of images.csv (a folder)
 }
 #: options whose value is a path the command writes (no placeholder needed).
 OUTPUT_OPTIONS = {"--out", "--out-dir", "--workdir", "--work", "--summary", "--plot"}

@@ -22,10 +22,10 @@ depend on --threads or on the engine.
 Example:
   mcgip mine --gaze fixations.parquet --screen 1920 1080 --scheme multimatch --rule topk --k 5 --out pairs.parquet
   mcgip mine --gaze studyforrest --scheme multimatch --rule threshold --threshold 0.7 --out pairs.npz
-  mcgip mine --gaze crowd/fixations.csv --screen 1024 768 --reader-col viewer --aggregate same-reader \
-             --rule mutual --k 62 --out pairs.npz
+  # several readers per image: image-level pairs, each image pair scored over its common readers
+  mcgip mine --gaze crowd/fixations.csv --screen 1024 768 --reader-col viewer --aggregate same-reader --rule mutual --k 62 --out pairs.npz
   # large archives: candidates + exact re-rank, recall measured and raised to 0.95
-  mcgip mine --gaze big.parquet --rule topk --k 10 --candidates ann --recall 0.95 --workdir work/ --out pairs.npz
+  mcgip mine --gaze big.parquet --screen 1920 1080 --rule topk --k 10 --candidates ann --recall 0.95 --workdir work/ --out pairs.npz
 """
 
 
