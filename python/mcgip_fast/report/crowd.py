@@ -107,7 +107,7 @@ def run_crowd(cfg, work: Path, log: Callable[[str], None] = print, stage=None) -
     """Mine, pre-train and probe on the crowd data (see the module docs); `cfg` is the `DemoConfig`."""
     from mcgip_fast.gaze import read_table
     from mcgip_fast.mining import mine
-    from mcgip_fast.report.demo import RunRecord, _evaluate, chance_precision, pair_precision, train_config
+    from mcgip_fast.report.demo import RunRecord, _evaluate, chance_precision, image_cache, pair_precision, train_config
     from mcgip_fast.train import train
 
     root = find_crowd_data(cfg.crowd_data)
@@ -146,13 +146,15 @@ def run_crowd(cfg, work: Path, log: Callable[[str], None] = print, stage=None) -
     manifest.to_csv(manifest_file, index=False)
     result = CrowdResult(str(root), len(pairs.ids), len(np.unique(archive.readers.astype(str))), len(archive),
                          f"mutual top-{cfg.crowd_k}" if cfg.rule == "mutual" else f"top-{cfg.crowd_k}", mining, validation=archive.report.summary())
+    with stage("crowd: prepare image cache"):
+        cache = image_cache(manifest_file, cfg)
     for seed in cfg.crowd_pretrain_seeds:
         for name, use_gaze in (("moco baseline", False), ("moco +McGIP", True)):
             tag = name.replace(" ", "_").replace("+", "")
             with stage(f"crowd: pre-train {name} (seed {seed})"):
                 t0 = time.perf_counter()
                 tres = train(train_config(cfg, manifest_file, pairs_path if use_gaze else None, "moco", use_gaze, seed,
-                                          work / "runs" / f"crowd_{tag}_seed{seed}"))
+                                          work / "runs" / f"crowd_{tag}_seed{seed}", cache=cache))
                 train_s = time.perf_counter() - t0
             with stage(f"crowd: evaluate {name} (seed {seed})"):
                 t0 = time.perf_counter()

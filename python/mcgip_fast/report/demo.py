@@ -298,11 +298,30 @@ def _sample_scores(items, scheme: str, labels: np.ndarray, n: int, seed: int) ->
     return scores, labels[i] == labels[j]
 
 
-def train_config(cfg: DemoConfig, manifest, pairs_path, method: str, use_gaze: bool, seed: int, out_dir):
+def image_cache(manifest, cfg: DemoConfig) -> str:
+    """Decode the manifest's images once (`mcgip prepare`), so no run decodes them again every epoch.
+
+    The cache side is the images' own short side, capped at the size `mcgip prepare` suggests for the
+    input size: the synthetic 64-px images are stored unresampled."""
+    from PIL import Image
+
+    from mcgip_fast.train.cache import default_cache_size, prepare_cache
+    from mcgip_fast.train.data import read_manifest
+
+    paths = read_manifest(manifest)["path"]
+    with Image.open(paths.iloc[0]) as im:
+        short = min(im.size)
+    size = max(cfg.image_size, min(short, default_cache_size(cfg.image_size)))
+    out = Path(manifest).with_name(Path(manifest).stem + f"_cache{size}")
+    prepare_cache(manifest, out, size=size, workers=1, progress=False)
+    return str(out)
+
+
+def train_config(cfg: DemoConfig, manifest, pairs_path, method: str, use_gaze: bool, seed: int, out_dir, cache=None):
     """The demo's pre-training recipe (`DemoConfig`) as a `TrainConfig` for one run."""
     from mcgip_fast.train import TrainConfig
 
-    return TrainConfig(
+    return TrainConfig(cache=cache,
         manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
         image_size=cfg.image_size, backbone=cfg.backbone, stem=cfg.stem, pool=cfg.pool,
         loss_average=cfg.loss_average, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
@@ -412,6 +431,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
             work / "pairs_oracle_labels.npz")
         plans.append((f"{first} +oracle positives (labels)", first, True, oracle_path, archive.manifest_path))
     headline = {f"{first} baseline", f"{first} +McGIP"}
+    with _stage(result, "prepare image caches", log):
+        caches = {m: image_cache(m, cfg) for m in {p[4] for p in plans}}
     for seed_index, seed in enumerate(cfg.pretrain_seeds):
         for name, method, use_gaze, pairs_path, manifest in plans:
             if seed_index > 0 and not cfg.all_runs_every_seed and name not in headline:
@@ -419,7 +440,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
             tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
             with _stage(result, f"pre-train {name} (seed {seed})", log):
                 t0 = time.perf_counter()
-                tres = train(train_config(cfg, manifest, pairs_path, method, use_gaze, seed, work / "runs" / f"{tag}_seed{seed}"))
+                tres = train(train_config(cfg, manifest, pairs_path, method, use_gaze, seed, work / "runs" / f"{tag}_seed{seed}",
+                                          cache=caches[manifest]))
                 train_s = time.perf_counter() - t0
             with _stage(result, f"evaluate {name} (seed {seed})", log):
                 t0 = time.perf_counter()
