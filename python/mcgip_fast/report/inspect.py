@@ -114,15 +114,6 @@ def read_labels(path: str | Path, archive_ids: np.ndarray, id_col: str = "image_
     notes = []
     known = set(np.asarray(archive_ids).astype(str))
     unknown = [k for k, i in enumerate(ids) if i not in known]
-    if unknown and all(i.isdigit() for i in ids) and all(i.isdigit() for i in known):
-        # Bridge until every reader keeps ids as strings (issue 11): the gaze reader turned "001" into "1".
-        canon = {str(int(i)): i for i in known}
-        if len(canon) == len(known):
-            n_before = len(unknown)
-            ids = [i if i in known else canon.get(str(int(i)), i) for i in ids]
-            unknown = [k for k, i in enumerate(ids) if i not in known]
-            notes.append(f"{path.name}: {n_before - len(unknown)} label ids matched the gaze ids only as numbers "
-                         "(the gaze table's ids were read as integers, e.g. '001' -> '1')")
     if unknown:
         k = unknown[0]
         raise ValueError(f"{path} row {k + 2}: image id {ids[k]!r} is not in the gaze archive "
