@@ -113,6 +113,8 @@ class GreyAugment:
         resized here; otherwise x holds crops already cut (from full-size files) and only the
         rest is applied.
         """
+        # Which steps any sample needs, read before the move: free when params are on the host.
+        needed = (params[:, [_P["jitter"], _P["blur"], _P["solarize"]]] > 0).any(0).tolist()
         params = params.to(x.device, torch.float32)
         flip = params[:, _P["flip"]] > 0
         if x.shape[-2:] != (self.size, self.size):
@@ -121,24 +123,31 @@ class GreyAugment:
             x = x.clone()  # the rest works in place
             if flip.any():
                 x[flip] = x[flip].flip(-1)
-        return self.photometric(x, params)
+        return self.photometric(x, params, needed)
 
-    def photometric(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        """Jitter, blur, solarise; each only on the samples whose flag is set (x may be overwritten)."""
+    def photometric(self, x: torch.Tensor, params: torch.Tensor, needed: list[bool] | None = None) -> torch.Tensor:
+        """Jitter, blur, solarise; each only where its flag is set (x may be overwritten).
+
+        Jitter and solarisation run on the whole batch with identity parameters where the flag is
+        off (x * 1 + 0 is exact), which is cheaper than gathering the flagged samples and needs no
+        host sync on a GPU. Blur, the costly one, runs on the flagged samples only. `needed`
+        (jitter, blur, solarise: does any sample use it) skips a step no sample uses."""
+        jitter, blur, solarize = needed if needed is not None else (True, True, True)
         on = params[:, _P["jitter"]] > 0
-        if on.any():
-            b = params[on, _P["brightness"]].view(-1, 1, 1, 1)
-            c = params[on, _P["contrast"]].view(-1, 1, 1, 1)
-            y = x[on].mul_(b).clamp_(0, 1)
-            mean = y.mean(dim=(1, 2, 3), keepdim=True)
-            x[on] = y.sub_(mean).mul_(c).add_(mean).clamp_(0, 1)
+        if jitter:
+            one = torch.ones_like(params[:, 0])
+            b = torch.where(on, params[:, _P["brightness"]], one).view(-1, 1, 1, 1)
+            c = torch.where(on, params[:, _P["contrast"]], one).view(-1, 1, 1, 1)
+            x.mul_(b).clamp_(0, 1)
+            # contrast around the mean m: x c + m (1 - c), which is x itself when c = 1
+            shift = x.mean(dim=(1, 2, 3), keepdim=True).mul_(1 - c)
+            torch.addcmul(shift, x, c, out=x).clamp_(0, 1)
         on = params[:, _P["blur"]] > 0
-        if on.any():
+        if blur and on.any():
             x[on] = self._blur(x[on], params[on, _P["sigma"]])
-        on = params[:, _P["solarize"]] > 0
-        if on.any():
-            y = x[on]
-            x[on] = torch.where(y >= 0.5, 1.0 - y, y)
+        if solarize:
+            on = (params[:, _P["solarize"]] > 0).view(-1, 1, 1, 1)
+            x = torch.where(on & (x >= 0.5), 1.0 - x, x)
         return x
 
     def _blur(self, x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:

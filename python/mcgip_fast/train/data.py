@@ -290,7 +290,7 @@ def keep_batch(batch):
 def to_views(batch: dict, augment: GreyAugment, device: torch.device, *, in_channels: int = 1,
              non_blocking: bool = False, channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Move a batch to `device` and finish its augmentation there: (view1, view2, index)."""
-    params = batch["params"].to(device, non_blocking=non_blocking)
+    params = batch["params"]  # apply() moves it after reading which steps are needed on the host
     if "images" in batch:
         raw = batch["images"].to(device, non_blocking=non_blocking)
         x = _unit_float(raw)
