@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mcgip_fast.train import ddp
 from mcgip_fast.train.positives import PositiveLookup
+from mcgip_fast.train.queue import KeyQueue
 
 __all__ = ["MethodOutput", "GazeMethod", "ema_update", "frozen_copy"]
 
@@ -66,10 +69,50 @@ class GazeMethod(nn.Module):
         self.soft_weights = soft_weights
         self.drop_positive_p = drop_positive_p
         self.loss_average = loss_average
+        self.memory: KeyQueue | None = None  # see `init_gaze_memory`
 
     def positive_weights(self, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
         return self.lookup.weights(anchors, candidates, soft=self.soft_weights,
                                    drop_p=self.drop_positive_p if self.gaze else 0.0)
+
+    def init_gaze_memory(self, dim: int, size: int) -> None:
+        """Optional memory of `size` target projections with their image ids (BYOL, SimSiam).
+
+        Each anchor's prediction is then also pulled towards the remembered targets of its gaze
+        positives (as MoCo's queue gives it positives from earlier steps; cf. MSF, NNCLR). Entries
+        of the anchor's own image count too, as in MoCo's queue: an older target of the same
+        image is a positive, never a negative. Slots of other images contribute nothing (no
+        negatives here). Size 0 builds nothing: the method is exactly as without a memory.
+        """
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 0:
+            raise ValueError(f"gaze_memory must be an integer >= 0, got {size!r}")
+        if size and not self.gaze:
+            raise ValueError("gaze_memory needs gaze positives; the baseline (no lookup / --no-gaze) takes gaze_memory 0")
+        self.memory = None
+        if size:
+            # the placeholder keys (never positives: id -1) must not shift the seeded RNG stream
+            with torch.random.fork_rng(devices=[]):
+                self.memory = KeyQueue(dim, size, name="gaze_memory")
+
+    def with_memory(self, index: torch.Tensor, ids_all: torch.Tensor, *targets: torch.Tensor):
+        """Positive weights of this step's gathered targets followed by the memory, and each of
+        `targets` with the memory appended: returns (weights, *candidates). Without a memory,
+        just `positive_weights(index, ids_all)` and the targets as given."""
+        if self.memory is None:
+            return (self.positive_weights(index, ids_all), *targets)
+        self.memory.check_batch(ids_all.shape[0])
+        keys, ids = self.memory.snapshot()
+        w = self.positive_weights(index, torch.cat([ids_all, ids.to(ids_all.device)]))
+        return (w, *(torch.cat([t, keys.to(t)]) for t in targets))
+
+    @torch.no_grad()
+    def remember(self, view1_targets: torch.Tensor, view2_targets: torch.Tensor, ids_all: torch.Tensor) -> None:
+        """Enqueue one entry per image (gathered over ranks, after the loss): the normalised
+        mean of its two views' targets, so both predictions are pulled towards the same entry and
+        it depends less on one view's augmentation than either target alone."""
+        if self.memory is not None:
+            mean = F.normalize(view1_targets.float(), dim=1) + F.normalize(view2_targets.float(), dim=1)
+            self.memory.enqueue(F.normalize(mean, dim=1), ids_all)
 
     def _apply(self, fn, *args, **kwargs):
         out = super()._apply(fn, *args, **kwargs)

@@ -1,5 +1,6 @@
 """BYOL with gaze positives: each prediction is pulled towards the targets of its image and of
-every in-batch gaze positive (targets gathered over ranks)."""
+every in-batch gaze positive (targets gathered over ranks), and optionally of every gaze positive
+in a memory of earlier steps' targets (`gaze_memory`)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,21 @@ class BYOL(GazeMethod):
     Args:
         proj_dim, hidden_dim: projector/predictor sizes (paper: 256 and 4096).
         momentum: base target EMA, raised to 1 along a cosine over training (paper: 0.996).
+        gaze_memory: remembered targets (0: none); see `GazeMethod.init_gaze_memory`.
         **kw: see `GazeMethod`.
     """
 
     default_momentum = 0.996
 
-    def __init__(self, backbone: nn.Module, *, proj_dim: int = 256, hidden_dim: int = 4096, momentum: float = 0.996, **kw) -> None:
+    def __init__(self, backbone: nn.Module, *, proj_dim: int = 256, hidden_dim: int = 4096, momentum: float = 0.996,
+                 gaze_memory: int = 0, **kw) -> None:
         super().__init__(backbone, **kw)
         self.projector = byol_mlp(backbone.feature_dim, hidden_dim, proj_dim)
         self.predictor = byol_mlp(proj_dim, hidden_dim, proj_dim)
         self.target_backbone = frozen_copy(self.backbone)
         self.target_projector = frozen_copy(self.projector)
         self.momentum = float(momentum)
+        self.init_gaze_memory(proj_dim, gaze_memory)
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
@@ -41,10 +45,11 @@ class BYOL(GazeMethod):
             t1 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view1)))
             t2 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view2)))
             ids_all = ddp.all_gather_nograd(index)
-        w = self.positive_weights(index, ids_all)
-        loss = predictive_cosine_loss(p1, t2, w, kind="byol", average=self.loss_average) + predictive_cosine_loss(
-            p2, t1, w, kind="byol", average=self.loss_average
+        w, c2, c1 = self.with_memory(index, ids_all, t2, t1)
+        loss = predictive_cosine_loss(p1, c2, w, kind="byol", average=self.loss_average) + predictive_cosine_loss(
+            p2, c1, w, kind="byol", average=self.loss_average
         )
+        self.remember(t1, t2, ids_all)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, b))
 

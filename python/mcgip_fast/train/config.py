@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ class TrainConfig:
     soft_weights: bool = _f(False, "weight each gaze positive by its mined score (clipped to [0, 1]) instead of 1")
     loss_average: str = _f("anchor", "average the multi-positive loss per anchor (SupCon L_out) or over the whole batch (official McGIP code)", choices=("anchor", "batch"))
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
+    gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
+                          "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
+                          "gives it positives from earlier steps); 0 = none; a multiple of the global batch size")
     in_batch_keys: bool = _f(True, "MoCo: also contrast against the other in-batch keys (--no-in-batch-keys with --no-gaze is exactly MoCo v2)")
     shuffle_bn: bool = _f(True, "MoCo under DDP: compute keys on a batch shuffled across processes (MoCo's shuffling BN)")
     temperature: float | None = _f(None, "softmax temperature for MoCo and SimCLR (default 0.2)")
@@ -123,6 +127,16 @@ class TrainConfig:
         for name in ("image_size", "in_channels", "epochs", "batch_size", "queue_size", "log_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 bad(f"{name} must be at least 1, got {getattr(self, name)}")
+        if isinstance(self.gaze_memory, bool) or not isinstance(self.gaze_memory, numbers.Integral) or self.gaze_memory < 0:
+            bad(f"gaze_memory must be an integer >= 0, got {self.gaze_memory!r}")
+        if self.gaze_memory:
+            if self.method not in ("byol", "simsiam"):
+                bad(f"gaze_memory is for byol and simsiam; {self.method} takes gaze_memory 0"
+                    + (" (MoCo has its key queue: --queue-size)" if self.method == "moco" else ""))
+            if not self.gaze:
+                bad("gaze_memory needs gaze positives; the --no-gaze baseline takes gaze_memory 0")
+            if self.gaze_memory % self.batch_size:
+                bad(f"gaze_memory {self.gaze_memory} is not a multiple of the batch size {self.batch_size}")
         if self.max_steps is not None and self.max_steps < 1:
             bad(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0.0 <= self.drop_positive_p <= 1.0:

@@ -29,7 +29,8 @@ __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosi
 
 #: Options that must not change between a run and its resume.
 RESUME_KEYS = ("method", "gaze", "backbone", "stem", "pool", "width", "in_channels", "image_size", "batch_size", "queue_size",
-               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "batch_sampler", "positives_per_anchor")
+               "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "batch_sampler", "positives_per_anchor",
+               "gaze_memory")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -350,6 +351,9 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
     global_batch = sampler.global_batch
     if cfg.method == "moco" and cfg.queue_size % global_batch:
         raise ValueError(f"queue size {cfg.queue_size} is not a multiple of the global batch size {global_batch} "
+                         f"({cfg.batch_size} x {info.world_size} processes)")
+    if cfg.gaze_memory % global_batch:
+        raise ValueError(f"gaze_memory {cfg.gaze_memory} is not a multiple of the global batch size {global_batch} "
                          f"({cfg.batch_size} x {info.world_size} processes)")
     total_steps = cfg.epochs * sampler.steps_per_epoch
     if cfg.max_steps is not None:

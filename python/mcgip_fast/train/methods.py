@@ -15,15 +15,20 @@ METHODS: dict[str, type[GazeMethod]] = {"moco": MoCo, "byol": BYOL, "simsiam": S
 def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     """Instantiate `cfg.method` around `backbone`; `lookup=None` trains the baseline."""
     common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average)
+    memory = getattr(cfg, "gaze_memory", 0)
+    if memory and cfg.method not in ("byol", "simsiam"):
+        raise ValueError(f"gaze_memory is for byol and simsiam; {cfg.method} takes gaze_memory 0"
+                         + (" (MoCo has its key queue: queue_size)" if cfg.method == "moco" else ""))
     sizes = {k: v for k, v in (("proj_dim", cfg.proj_dim), ("hidden_dim", cfg.hidden_dim)) if v is not None}
     if cfg.method == "moco":
         return MoCo(backbone, queue_size=cfg.queue_size, temperature=cfg.temperature or MoCo.default_temperature,
                     momentum=cfg.momentum if cfg.momentum is not None else MoCo.default_momentum,
                     in_batch_keys=cfg.in_batch_keys, shuffle_bn=cfg.shuffle_bn, **sizes, **common)
     if cfg.method == "byol":
-        return BYOL(backbone, momentum=cfg.momentum if cfg.momentum is not None else BYOL.default_momentum, **sizes, **common)
+        return BYOL(backbone, momentum=cfg.momentum if cfg.momentum is not None else BYOL.default_momentum,
+                    gaze_memory=memory, **sizes, **common)
     if cfg.method == "simsiam":
-        return SimSiam(backbone, **sizes, **common)
+        return SimSiam(backbone, gaze_memory=memory, **sizes, **common)
     if cfg.method == "simclr":
         return SimCLR(backbone, temperature=cfg.temperature or SimCLR.default_temperature, **sizes, **common)
     raise ValueError(f"method must be one of {sorted(METHODS)}, got {cfg.method!r}")

@@ -16,10 +16,11 @@ class KeyQueue(nn.Module):
     positives. Keys and ids are buffers, so they are saved with the model and restored on resume.
     """
 
-    def __init__(self, dim: int, size: int) -> None:
+    def __init__(self, dim: int, size: int, *, name: str = "queue size") -> None:
         super().__init__()
+        self.name = name  # what error messages call the size (the option a user sets)
         if size <= 0:
-            raise ValueError(f"queue size must be positive, got {size}")
+            raise ValueError(f"{name} must be positive, got {size}")
         self.size = int(size)
         self.register_buffer("keys", F.normalize(torch.randn(size, dim), dim=1))
         self.register_buffer("ids", torch.full((size,), -1, dtype=torch.long))
@@ -28,7 +29,7 @@ class KeyQueue(nn.Module):
     def check_batch(self, global_batch: int) -> None:
         if self.size % global_batch:
             raise ValueError(
-                f"queue size {self.size} is not a multiple of the global batch size {global_batch}; "
+                f"{self.name} {self.size} is not a multiple of the global batch size {global_batch}; "
                 f"use e.g. {max(global_batch, self.size - self.size % global_batch)}"
             )
 

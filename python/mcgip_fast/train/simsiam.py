@@ -1,5 +1,6 @@
 """SimSiam with gaze positives: each prediction is pulled towards the (stop-gradient) projections
-of its own image and of every in-batch gaze positive (gathered over ranks)."""
+of its own image and of every in-batch gaze positive (gathered over ranks), and optionally of
+every gaze positive in a memory of earlier steps' projections (`gaze_memory`)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,16 @@ class SimSiam(GazeMethod):
     Args:
         proj_dim, hidden_dim: projector sizes (paper: 2048 and 2048); the predictor's bottleneck
             is proj_dim // 4 (paper: 512).
+        gaze_memory: remembered projections (0: none); see `GazeMethod.init_gaze_memory`.
         **kw: see `GazeMethod`.
     """
 
-    def __init__(self, backbone: nn.Module, *, proj_dim: int = 2048, hidden_dim: int = 2048, **kw) -> None:
+    def __init__(self, backbone: nn.Module, *, proj_dim: int = 2048, hidden_dim: int = 2048, gaze_memory: int = 0,
+                 **kw) -> None:
         super().__init__(backbone, **kw)
         self.projector = simsiam_projector(backbone.feature_dim, hidden_dim, proj_dim)
         self.predictor = simsiam_predictor(proj_dim, max(1, proj_dim // 4))
+        self.init_gaze_memory(proj_dim, gaze_memory)
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
@@ -37,10 +41,11 @@ class SimSiam(GazeMethod):
             z1_all = ddp.all_gather_nograd(z1.detach())
             z2_all = ddp.all_gather_nograd(z2.detach())
             ids_all = ddp.all_gather_nograd(index)
-        w = self.positive_weights(index, ids_all)
+        w, c2, c1 = self.with_memory(index, ids_all, z2_all, z1_all)
         loss = 0.5 * (
-            predictive_cosine_loss(p1, z2_all, w, kind="simsiam", average=self.loss_average)
-            + predictive_cosine_loss(p2, z1_all, w, kind="simsiam", average=self.loss_average)
+            predictive_cosine_loss(p1, c2, w, kind="simsiam", average=self.loss_average)
+            + predictive_cosine_loss(p2, c1, w, kind="simsiam", average=self.loss_average)
         )
+        self.remember(z1_all, z2_all, ids_all)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, b))
