@@ -122,7 +122,18 @@ def part_million(args):
     lengths = np.diff(a.packed()[0])
     print(f"{len(a)} scanpaths, {lengths.min()}-{lengths.max()} fixations", flush=True)
     t = time.perf_counter()
-    p, r = run_ann(a, {}, args.k, args.queries, args.target, args.threads, workdir=args.workdir, progress=True, per_item=args.per_item)
+    cluster = None
+    if args.engine == "dask":  # a local cluster stands in for a real one: the tiles go through the scheduler
+        from distributed import LocalCluster
+
+        cluster = LocalCluster(n_workers=args.dask_workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        p, r = run_ann(a, {}, args.k, args.queries, args.target, args.threads, workdir=args.workdir, progress=True, per_item=args.per_item,
+                       engine=args.engine, scheduler=cluster.scheduler_address if cluster else None)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    r["engine"] = args.engine if cluster is None else f"dask LocalCluster, {args.dask_workers} worker processes x 1 thread"
     out_path = Path(args.workdir) / "pairs.npz"
     p.save(out_path)
     r.update({"n": len(a), "k": args.k, "wall_s": time.perf_counter() - t, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
@@ -250,6 +261,8 @@ def main():
     ap.add_argument("--tag", default="")
     ap.add_argument("--archives", default="0,1,2", help="recall: which archives (0 random walks, 1 generated replicas, 2 studyforrest replicas)")
     ap.add_argument("--groupings", default="0,1", help="recall: grouping off (0) and/or on (1)")
+    ap.add_argument("--engine", choices=("local", "dask"), default="local", help="million: where the exact re-rank tiles run")
+    ap.add_argument("--dask-workers", type=int, default=2, help="million with --engine dask: local worker processes")
     ap.add_argument("--per-item", type=int, help="million: first candidate count (doubled until --target)")
     args = ap.parse_args()
     {"recall": part_recall, "million": part_million, "growth": part_growth, "noise": part_noise, "plot": part_plot}[args.part](args)
