@@ -176,3 +176,50 @@ def test_cli_refuses_faiss_for_multimatch(tmp_path, table):
     assert r.returncode != 0 and "--candidates ann" in r.stderr
     r = cli("--gaze", table, "--screen", 1280, 720, "--rule", "topk", "--k", 2, "--recall", "0.9", "--out", tmp_path / "o.npz")
     assert r.returncode != 0 and "need --candidates ann" in r.stderr
+
+
+_INDEX_SCRIPT = """
+import hashlib, sys, numpy as np
+from mcgip_fast.mining.candidates import ann
+ann.FLAT_MAX_ITEMS, ann.LARGE_ITEMS = 100, 200  # take the PCA + IVF path on a small archive
+rng = np.random.default_rng(0)
+centres = rng.normal(size=(150, 40))
+v = (centres[rng.integers(0, 150, 3000)] + 0.05 * rng.normal(size=(3000, 40))).astype(np.float32)
+idx = ann._Index(v, np.arange(3000), 0, None)
+idx.set_probes(20)
+lists = idx.search_all(v, 20, False)
+sys.stdout.write(idx.describe()["kind"] + " " + hashlib.sha256(lists.tobytes()).hexdigest())
+"""
+
+
+def test_index_lists_do_not_depend_on_the_thread_environment(tmp_path):
+    """The candidate index gives the same lists whether OpenMP/BLAS run 1 or 2 threads (at 1M items
+    FAISS's BLAS paths changed 106 lists; `_Index` avoids them)."""
+    outs = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OMP_NUM_THREADS": threads, "OPENBLAS_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        r = subprocess.run([sys.executable, "-c", _INDEX_SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout.split())
+    assert outs[0][0] == "pca+ivf"
+    assert outs[0] == outs[1]
+
+
+def test_pca_projection_is_faiss_pca_transform():
+    """`_Index` projects with the trained PCA itself (y = A x + b), the transform FAISS would apply."""
+    import faiss
+
+    from mcgip_fast.mining.candidates import ann
+
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(2000, 30)).astype(np.float32)
+    old = ann.FLAT_MAX_ITEMS, ann.LARGE_ITEMS
+    ann.FLAT_MAX_ITEMS, ann.LARGE_ITEMS = 100, 200
+    try:
+        idx = ann._Index(v, np.arange(2000), 0, None)
+    finally:
+        ann.FLAT_MAX_ITEMS, ann.LARGE_ITEMS = old
+    a, b = idx._projection
+    pca = faiss.PCAMatrix(30, a.shape[0])
+    pca.train(v[np.sort(np.random.default_rng(0).choice(2000, min(2000, 32 * idx.nlist), replace=False))])
+    np.testing.assert_allclose(idx._project(v[:50]), pca.apply(v[:50]), rtol=0, atol=1e-4)

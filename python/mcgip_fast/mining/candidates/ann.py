@@ -320,19 +320,47 @@ def _wilson(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------- FAISS
+def _train(index, sample: np.ndarray, *, blas: bool = False) -> None:
+    """Train `index` so that it comes out the same at any thread count: on one thread when FAISS
+    would go through BLAS (whose rounding may change with the thread count): a PCA (`blas`), or
+    k-means on a sample of `distance_compute_blas_threshold` vectors or more."""
+    import faiss
+
+    if not blas and len(sample) < faiss.cvar.distance_compute_blas_threshold:
+        index.train(sample)
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        index.train(sample)
+    finally:
+        faiss.omp_set_num_threads(before)
+
+
 class _Index:
-    """FAISS L2 over the active items' vectors: flat (exact) up to `FLAT_MAX_ITEMS`, IVF-flat beyond."""
+    """FAISS L2 over the active items' vectors: flat (exact) up to `FLAT_MAX_ITEMS`, IVF-flat beyond.
+
+    Lists are the same at any thread count: FAISS computes distances per vector (the same sums in
+    the same order on any thread) for batches below `distance_compute_blas_threshold`, so vectors
+    go in and queries go out in batches of `_SEARCH_BATCH`; the PCA projection is applied here
+    with `np.einsum` (fixed order), not by FAISS through BLAS. With BLAS, 1M items gave 106-126
+    different candidate lists at 1 and 2 threads.
+    """
 
     def __init__(self, vectors: np.ndarray, active: np.ndarray, seed: int, threads) -> None:
         import faiss
 
         if threads:
             faiss.omp_set_num_threads(int(threads))
+        if faiss.cvar.distance_compute_blas_threshold <= _SEARCH_BATCH:
+            raise RuntimeError(f"FAISS's distance_compute_blas_threshold ({faiss.cvar.distance_compute_blas_threshold}) must exceed "
+                               f"{_SEARCH_BATCH} for thread-independent candidate lists")
         d = vectors.shape[1]
         self.n_items = len(vectors)
         m = len(active)
         ids = active.astype(np.int64)
-        self.pca = 0
+        self.pca, self._projection = 0, None
+        rng = np.random.default_rng(seed)
         if m <= FLAT_MAX_ITEMS:
             self.kind, self.nlist = "flat", 0
             self.index = faiss.IndexIDMap(faiss.IndexFlatL2(d))
@@ -341,36 +369,45 @@ class _Index:
             self.nlist = int(min(16384, max(64, 2 * math.sqrt(m))))
             self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, self.nlist)
             self.index.cp.seed = int(seed)
-            rng = np.random.default_rng(seed)
-            self.index.train(vectors[np.sort(rng.choice(ids, min(m, 64 * self.nlist), replace=False))])
+            _train(self.index, vectors[np.sort(rng.choice(ids, min(m, 64 * self.nlist), replace=False))])
         else:
             # Beyond LARGE_ITEMS the index costs more than the re-ranking: PCA to PCA_DIMS and
             # nlist ~ sqrt(8 m) (assigning and scanning cost about the same), 10 k-means rounds.
             self.kind, self.pca = "pca+ivf", min(PCA_DIMS, d)
             self.nlist = int(min(16384, max(64, math.sqrt(8 * m))))
+            sample = vectors[np.sort(rng.choice(ids, min(m, 32 * self.nlist), replace=False))]
             pca = faiss.PCAMatrix(d, self.pca)
-            ivf = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.pca), self.pca, self.nlist)
-            ivf.cp.seed, ivf.cp.niter = int(seed), 10
-            self.index = faiss.IndexPreTransform(pca, ivf)
-            self._ivf = ivf
-            rng = np.random.default_rng(seed)
-            self.index.train(vectors[np.sort(rng.choice(ids, min(m, 32 * self.nlist), replace=False))])
-        self.index.add_with_ids(np.ascontiguousarray(vectors[ids]), ids)
+            _train(pca, sample, blas=True)
+            self._projection = (faiss.vector_to_array(pca.A).reshape(self.pca, d), faiss.vector_to_array(pca.b))
+            self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.pca), self.pca, self.nlist)
+            self.index.cp.seed, self.index.cp.niter = int(seed), 10
+            _train(self.index, self._project(sample))
+        for a in range(0, m, _SEARCH_BATCH):
+            part = ids[a:a + _SEARCH_BATCH]
+            self.index.add_with_ids(self._project(vectors[part]), part)
         self.m = m
         self.nprobe = 0
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        """The vectors the index holds: PCA-projected (y = A x + b, as FAISS's PCAMatrix) or as given."""
+        if self._projection is None:
+            return np.ascontiguousarray(x, dtype=np.float32)
+        a, b = self._projection
+        return np.ascontiguousarray(np.einsum("nd,kd->nk", x, a) + b, dtype=np.float32)
 
     def set_probes(self, c: int) -> None:
         """Probe enough lists to scan about 16 C vectors (at least 8 lists)."""
         if self.kind != "flat":
             self.nprobe = int(min(self.nlist, max(8, math.ceil(16 * c * self.nlist / self.m))))
-            getattr(self, "_ivf", self.index).nprobe = self.nprobe
+            self.index.nprobe = self.nprobe
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "items": self.m, "nlist": self.nlist, "nprobe": self.nprobe, "pca_dims": self.pca, "metric": "L2"}
 
     def search(self, queries: np.ndarray, query_ids: np.ndarray, c: int) -> np.ndarray:
         """(len(queries), c) nearest ids without the query itself, -1 where fewer."""
-        _, nbr = self.index.search(np.ascontiguousarray(queries), c + 1)
+        nbr = np.vstack([self.index.search(self._project(queries[a:a + _SEARCH_BATCH]), c + 1)[1]
+                         for a in range(0, len(queries), _SEARCH_BATCH)]) if len(queries) else np.empty((0, c + 1), np.int64)
         out = np.full((len(queries), c), -1, dtype=np.int64)
         for r in range(len(queries)):
             row = nbr[r][(nbr[r] >= 0) & (nbr[r] != query_ids[r])][:c]
@@ -389,7 +426,7 @@ class _Index:
             bar = tqdm(total=n, desc=f"candidates ({self.kind}, {c} per item)", unit="item", unit_scale=True)
         for a in range(0, n, _SEARCH_BATCH):
             b = min(a + _SEARCH_BATCH, n)
-            _, nbr = self.index.search(np.ascontiguousarray(vectors[a:b]), c + 1)
+            _, nbr = self.index.search(self._project(vectors[a:b]), c + 1)
             own = np.arange(a, b)[:, None]
             is_self = nbr == own
             # Drop each row's own id, or its last entry when it is absent.
