@@ -3,7 +3,6 @@ with a single process that sees the same global batches."""
 
 import json
 import os
-import socket
 
 import pytest
 
@@ -12,15 +11,10 @@ import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
 from mcgip_fast.train import TrainConfig, train  # noqa: E402
-from train_utils import make_dataset  # noqa: E402
+from train_utils import make_dataset, free_port  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(rank: int, world: int, port: int) -> None:
@@ -76,7 +70,7 @@ def two_process_run(tmp_path_factory):
     base = dict(manifest=str(manifest), pairs=str(pairs), image_size=16, width=4, epochs=2, queue_size=8,
                 proj_dim=8, hidden_dim=8, progress=False, device="cpu", checkpoint_every=100)
     cfgs = {m: {**base, "method": m, "batch_size": 2, "out_dir": str(tmp / f"ddp_{m}")} for m in ("moco", "simclr")}
-    mp.spawn(_worker, args=(2, _free_port(), cfgs, str(tmp)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), cfgs, str(tmp)), nprocs=2, join=True)
     singles = {m: train(TrainConfig(**{**base, "method": m, "batch_size": 4, "out_dir": str(tmp / f"single_{m}")}))
                for m in ("moco", "simclr")}
     return tmp, singles

@@ -3,7 +3,6 @@
 import argparse
 import json
 import os
-import socket
 
 import pytest
 
@@ -20,7 +19,7 @@ from mcgip_fast.train.losses import predictive_cosine_loss  # noqa: E402
 from mcgip_fast.train.methods import build_method  # noqa: E402
 from mcgip_fast.train.positives import PositiveLookup  # noqa: E402
 from mcgip_fast.train.simsiam import SimSiam  # noqa: E402
-from train_utils import make_dataset, tiny_config as cfg_for  # noqa: E402
+from train_utils import make_dataset, tiny_config as cfg_for, free_port  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -136,11 +135,6 @@ def test_resume_with_memory_reproduces_losses(data, tmp_path):
         assert torch.equal(m_full[k], m_res[k])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _worker(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
@@ -161,7 +155,7 @@ def _worker(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
 def test_two_processes_share_one_memory(data, tmp_path):
     # the memory holds gathered targets: both ranks count the positives of the whole global batch
     cfg = cfg_for(data, tmp_path / "ddp", method="simsiam", batch_size=2, gaze_memory=8, max_steps=5, device="cpu").to_dict()
-    mp.spawn(_worker, args=(2, _free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
     single = train(cfg_for(data, tmp_path / "single", method="simsiam", batch_size=4, gaze_memory=8, max_steps=5))
     assert r0["gaze"] == r1["gaze"] == single.n_gaze_positives

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from mcgip_fast.train import TrainConfig, train  # noqa: E402
 from mcgip_fast.train.data import GlobalBatchSampler  # noqa: E402
 from mcgip_fast.train.samplers import GazeBatchSampler, make_batch_sampler, neighbour_graph  # noqa: E402
 from test_train import cfg_for as train_cfg  # noqa: E402
-from train_utils import make_dataset  # noqa: E402
+from train_utils import make_dataset, free_port  # noqa: E402
 
 
 def random_pairs(n: int, n_edges: int, seed: int) -> PositivePairs:
@@ -203,11 +202,6 @@ def test_resume_mid_epoch_reproduces_the_losses(data, tmp_path, method):
 
 
 # ---------------------------------------------------------------- DDP: 2 processes, gloo on CPU
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _worker(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
@@ -230,7 +224,7 @@ def _worker(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
 def test_two_processes_take_disjoint_groups_and_agree_with_one(data, tmp_path):
     cfg = cfg_for(data, tmp_path / "ddp", method="simsiam", batch_size=2, device="cpu").to_dict()
-    mp.spawn(_worker, args=(2, _free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
     single = train(cfg_for(data, tmp_path / "single", method="simsiam", batch_size=4, device="cpu"))
     assert r0["steps"] == r1["steps"] == single.steps == 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,10 @@ def tiny_config(data, out, **kw):
                 queue_size=16, proj_dim=8, hidden_dim=16, out_dir=str(out), progress=False, log_every=1)
     base.update(kw)
     return TrainConfig(**base)
+
+
+def free_port() -> int:
+    """A free TCP port on localhost, for a 2-process gloo group (DDP tests)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
