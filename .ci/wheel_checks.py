@@ -178,6 +178,11 @@ def check_cli(out: Path):
         check(pairs.n_edges > 0, f"{target}: no pairs")
         for side in (target.with_suffix(".summary.json"), target.with_suffix(".scores.png")):
             check(side.is_file() and side.stat().st_size > 0, f"mcgip mine wrote no {side.name}")
+    # candidate mining fits its block weights with scipy: a base-install dependency
+    target = out / "pairs_ann.parquet"
+    mcgip("mine", "--gaze", "studyforrest", "--scheme", "multimatch", "--rule", "topk", "--k", "3", "--candidates", "ann",
+          "--aggregate", "none", "--out", str(target), "--no-progress")
+    check(PositivePairs.load(target).n_edges > 0, f"{target}: no pairs")
     inspect_dir = out / "inspect"
     mcgip("inspect", "--gaze", "studyforrest", "--out", str(inspect_dir))
     check(inspect_dir.is_dir() and any(inspect_dir.iterdir()), f"mcgip inspect wrote nothing to {inspect_dir}")
