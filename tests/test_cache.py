@@ -17,7 +17,7 @@ from mcgip_fast.train import TrainConfig, train  # noqa: E402
 from mcgip_fast.train.augment import PARAM_NAMES, GreyAugment, crop_pixels, crop_resize  # noqa: E402
 from mcgip_fast.train.cache import CacheMismatchError, ImageCache, prepare_cache  # noqa: E402
 from mcgip_fast.train.data import ImageReadError, read_image  # noqa: E402
-from train_utils import make_dataset, tiny_config as cfg_for  # noqa: E402
+from train_utils import make_dataset, tiny_config as cfg_for, Killed, kill_at  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -220,15 +220,8 @@ def test_resume_from_cache_reproduces_losses_exactly(data, tmp_path, method):
     kw = dict(method=method, epochs=3, drop_positive_p=0.3, cache=str(tmp_path / "c"), solarize_p=0.3)
     full = train(cfg_for(data, tmp_path / "full", **kw))
 
-    class Killed(Exception):
-        pass
-
-    def kill(step, loss):
-        if step == 7:
-            raise Killed
-
     with pytest.raises(Killed):
-        train(cfg_for(data, tmp_path / "r", checkpoint_every=2, **kw), on_step=kill)
+        train(cfg_for(data, tmp_path / "r", checkpoint_every=2, **kw), on_step=kill_at(7))
     resumed = train(cfg_for(data, tmp_path / "r", checkpoint_every=2, resume=True, **kw))
     assert resumed.losses == full.losses
     workers = train(cfg_for(data, tmp_path / "w", num_workers=2, **kw))

@@ -11,7 +11,7 @@ import torch.distributed as dist  # noqa: E402
 import torch.multiprocessing as mp  # noqa: E402
 
 from mcgip_fast.train import TrainConfig, train  # noqa: E402
-from train_utils import make_dataset, free_port  # noqa: E402
+from train_utils import make_dataset, free_port, Killed, kill_at  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
 
@@ -45,15 +45,8 @@ def _worker(rank: int, world: int, port: int, cfgs: dict, out: str) -> None:
         killed = {**cfgs["moco"], "drop_positive_p": 0.5, "checkpoint_every": 2, "out_dir": cfgs["moco"]["out_dir"] + "_killed"}
         full = train(TrainConfig(**{**killed, "out_dir": killed["out_dir"] + "_full"}))
 
-        class Killed(Exception):
-            pass
-
-        def kill(step, loss):
-            if step == 7:
-                raise Killed
-
         try:
-            train(TrainConfig(**killed), on_step=kill)
+            train(TrainConfig(**killed), on_step=kill_at(7))
         except Killed:
             pass
         resumed = train(TrainConfig(**{**killed, "resume": True}))

@@ -19,7 +19,7 @@ from mcgip_fast.train.losses import predictive_cosine_loss  # noqa: E402
 from mcgip_fast.train.methods import build_method  # noqa: E402
 from mcgip_fast.train.positives import PositiveLookup  # noqa: E402
 from mcgip_fast.train.simsiam import SimSiam  # noqa: E402
-from train_utils import make_dataset, tiny_config as cfg_for, free_port  # noqa: E402
+from train_utils import make_dataset, tiny_config as cfg_for, free_port, Killed, kill_at  # noqa: E402
 
 torch.set_num_threads(1)
 
@@ -115,16 +115,10 @@ def test_resume_with_memory_reproduces_losses(data, tmp_path):
     kw = dict(method="byol", epochs=3, drop_positive_p=0.3, gaze_memory=8)
     full = train(cfg_for(data, tmp_path / "full", **kw))
 
-    class Killed(Exception):
-        pass
-
-    def kill(step, loss):
-        if step == 7:  # mid-epoch 2 (4 steps per epoch); the last checkpoint is at step 6
-            raise Killed
-
+    # mid-epoch 2 (4 steps per epoch); the last checkpoint is at step 6
     out = tmp_path / "killed"
     with pytest.raises(Killed):
-        train(cfg_for(data, out, checkpoint_every=2, **kw), on_step=kill)
+        train(cfg_for(data, out, checkpoint_every=2, **kw), on_step=kill_at(7))
     with pytest.raises(ValueError, match="options changed.*gaze_memory 8 -> 16"):
         train(cfg_for(data, out, checkpoint_every=2, resume=True, **{**kw, "gaze_memory": 16}))
     resumed = train(cfg_for(data, out, checkpoint_every=2, resume=True, **kw))

@@ -17,7 +17,7 @@ from mcgip_fast.train import TrainConfig, train  # noqa: E402
 from mcgip_fast.train.data import GlobalBatchSampler  # noqa: E402
 from mcgip_fast.train.samplers import GazeBatchSampler, make_batch_sampler, neighbour_graph  # noqa: E402
 from test_train import cfg_for as train_cfg  # noqa: E402
-from train_utils import make_dataset, free_port  # noqa: E402
+from train_utils import make_dataset, free_port, Killed, kill_at  # noqa: E402
 
 
 def random_pairs(n: int, n_edges: int, seed: int) -> PositivePairs:
@@ -186,15 +186,9 @@ def test_resume_mid_epoch_reproduces_the_losses(data, tmp_path, method):
     opts = dict(method=method, epochs=3, drop_positive_p=0.3, checkpoint_every=2)
     full = train(cfg_for(data, tmp_path / "full", **opts))
 
-    class Killed(Exception):
-        pass
-
-    def kill(step, loss):
-        if step == 7:  # mid-epoch 2 (4 steps per epoch); the last checkpoint is at step 6
-            raise Killed
-
+    # mid-epoch 2 (4 steps per epoch); the last checkpoint is at step 6
     with pytest.raises(Killed):
-        train(cfg_for(data, tmp_path / "killed", **opts), on_step=kill)
+        train(cfg_for(data, tmp_path / "killed", **opts), on_step=kill_at(7))
     ck = torch.load(tmp_path / "killed" / "checkpoint.pt", weights_only=True)
     assert (ck["epoch"], ck["step_in_epoch"]) == (1, 2)
     resumed = train(cfg_for(data, tmp_path / "killed", resume=True, **opts))

@@ -14,7 +14,7 @@ from mcgip_fast.train import train  # noqa: E402
 from mcgip_fast.train.backbones import build_backbone, load_backbone_weights  # noqa: E402
 from mcgip_fast.train.data import GlobalBatchSampler, ImageReadError, read_image  # noqa: E402
 from mcgip_fast.train.loop import NonFiniteLossError  # noqa: E402
-from train_utils import make_dataset, tiny_config as cfg_for  # noqa: E402
+from train_utils import make_dataset, tiny_config as cfg_for, Killed, kill_at  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +50,10 @@ def test_same_seed_same_losses_other_seed_differs(data, tmp_path):
 def test_resume_reproduces_uninterrupted_losses(data, tmp_path, method):
     full = train(cfg_for(data, tmp_path / "full", method=method, epochs=3, drop_positive_p=0.3))
 
-    class Killed(Exception):
-        pass
-
-    def kill(step, loss):
-        if step == 7:  # mid-epoch 2 (4 steps per epoch); the last checkpoint is at step 6
-            raise Killed
-
+    # mid-epoch 2 (4 steps per epoch); the last checkpoint is at step 6
     out = tmp_path / "killed"
     with pytest.raises(Killed):
-        train(cfg_for(data, out, method=method, epochs=3, drop_positive_p=0.3, checkpoint_every=2), on_step=kill)
+        train(cfg_for(data, out, method=method, epochs=3, drop_positive_p=0.3, checkpoint_every=2), on_step=kill_at(7))
     ck = torch.load(out / "checkpoint.pt", weights_only=True)
     assert (ck["global_step"], ck["epoch"], ck["step_in_epoch"]) == (6, 1, 2)
     resumed = train(cfg_for(data, out, method=method, epochs=3, drop_positive_p=0.3, checkpoint_every=2, resume=True))

@@ -62,3 +62,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Killed(Exception):
+    """Raised by `kill_at`: stops train() mid-run, after its last checkpoint, as a kill would."""
+
+
+def kill_at(step: int):
+    """A train() `on_step` callback that raises `Killed` when `step` is reached."""
+
+    def on_step(done: int, loss: float) -> None:
+        if done == step:
+            raise Killed
+
+    return on_step
