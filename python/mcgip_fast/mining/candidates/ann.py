@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -320,19 +321,31 @@ def _wilson(hits: int, total: int, z: float = 1.96) -> tuple[float, float]:
 
 
 # ---------------------------------------------------------------------- FAISS
-def _train(index, sample: np.ndarray, *, blas: bool = False) -> None:
-    """Train `index` so that it comes out the same at any thread count: on one thread when FAISS
-    would go through BLAS (whose rounding may change with the thread count): a PCA (`blas`), or
-    k-means on a sample of `distance_compute_blas_threshold` vectors or more."""
+@contextmanager
+def _per_vector_distances():
+    """FAISS computes distances through BLAS for batches of `distance_compute_blas_threshold`
+    queries or more (20 in older releases, 128,000 in faiss 1.15), and BLAS rounds differently
+    at different thread counts. Below it, each query's distances are summed whole by one thread:
+    the same at any thread count. Raised for our calls only, then put back."""
     import faiss
 
-    if not blas and len(sample) < faiss.cvar.distance_compute_blas_threshold:
-        index.train(sample)
-        return
+    before = faiss.cvar.distance_compute_blas_threshold
+    faiss.cvar.distance_compute_blas_threshold = 2**31 - 1
+    try:
+        yield
+    finally:
+        faiss.cvar.distance_compute_blas_threshold = before
+
+
+def _train_pca_one_thread(pca, sample: np.ndarray) -> None:
+    """FAISS trains a PCA through BLAS (covariance, eigenvectors): on one thread it is the same at
+    any thread count. A small share of the index cost."""
+    import faiss
+
     before = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:
-        index.train(sample)
+        pca.train(sample)
     finally:
         faiss.omp_set_num_threads(before)
 
@@ -340,11 +353,10 @@ def _train(index, sample: np.ndarray, *, blas: bool = False) -> None:
 class _Index:
     """FAISS L2 over the active items' vectors: flat (exact) up to `FLAT_MAX_ITEMS`, IVF-flat beyond.
 
-    Lists are the same at any thread count: FAISS computes distances per vector (the same sums in
-    the same order on any thread) for batches below `distance_compute_blas_threshold`, so vectors
-    go in and queries go out in batches of `_SEARCH_BATCH`; the PCA projection is applied here
-    with `np.einsum` (fixed order), not by FAISS through BLAS. With BLAS, 1M items gave 106-126
-    different candidate lists at 1 and 2 threads.
+    Lists are the same at any thread count: distances are computed per vector, never through
+    BLAS (`_per_vector_distances`), and the PCA projection is applied here with `np.einsum`
+    (fixed order), not by FAISS through BLAS. With BLAS, 1M items gave 106-126 different
+    candidate lists at 1 and 2 threads.
     """
 
     def __init__(self, vectors: np.ndarray, active: np.ndarray, seed: int, threads) -> None:
@@ -352,9 +364,11 @@ class _Index:
 
         if threads:
             faiss.omp_set_num_threads(int(threads))
-        if faiss.cvar.distance_compute_blas_threshold <= _SEARCH_BATCH:
-            raise RuntimeError(f"FAISS's distance_compute_blas_threshold ({faiss.cvar.distance_compute_blas_threshold}) must exceed "
-                               f"{_SEARCH_BATCH} for thread-independent candidate lists")
+        with _per_vector_distances():
+            self._build(faiss, vectors, active, seed)
+        self.nprobe = 0
+
+    def _build(self, faiss, vectors: np.ndarray, active: np.ndarray, seed: int) -> None:
         d = vectors.shape[1]
         self.n_items = len(vectors)
         m = len(active)
@@ -369,7 +383,7 @@ class _Index:
             self.nlist = int(min(16384, max(64, 2 * math.sqrt(m))))
             self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(d), d, self.nlist)
             self.index.cp.seed = int(seed)
-            _train(self.index, vectors[np.sort(rng.choice(ids, min(m, 64 * self.nlist), replace=False))])
+            self.index.train(vectors[np.sort(rng.choice(ids, min(m, 64 * self.nlist), replace=False))])
         else:
             # Beyond LARGE_ITEMS the index costs more than the re-ranking: PCA to PCA_DIMS and
             # nlist ~ sqrt(8 m) (assigning and scanning cost about the same), 10 k-means rounds.
@@ -377,16 +391,15 @@ class _Index:
             self.nlist = int(min(16384, max(64, math.sqrt(8 * m))))
             sample = vectors[np.sort(rng.choice(ids, min(m, 32 * self.nlist), replace=False))]
             pca = faiss.PCAMatrix(d, self.pca)
-            _train(pca, sample, blas=True)
+            _train_pca_one_thread(pca, sample)
             self._projection = (faiss.vector_to_array(pca.A).reshape(self.pca, d), faiss.vector_to_array(pca.b))
             self.index = faiss.IndexIVFFlat(faiss.IndexFlatL2(self.pca), self.pca, self.nlist)
             self.index.cp.seed, self.index.cp.niter = int(seed), 10
-            _train(self.index, self._project(sample))
-        for a in range(0, m, _SEARCH_BATCH):
+            self.index.train(self._project(sample))
+        for a in range(0, m, _SEARCH_BATCH):  # in batches: the projected copy stays small
             part = ids[a:a + _SEARCH_BATCH]
             self.index.add_with_ids(self._project(vectors[part]), part)
         self.m = m
-        self.nprobe = 0
 
     def _project(self, x: np.ndarray) -> np.ndarray:
         """The vectors the index holds: PCA-projected (y = A x + b, as FAISS's PCAMatrix) or as given."""
@@ -406,8 +419,8 @@ class _Index:
 
     def search(self, queries: np.ndarray, query_ids: np.ndarray, c: int) -> np.ndarray:
         """(len(queries), c) nearest ids without the query itself, -1 where fewer."""
-        nbr = np.vstack([self.index.search(self._project(queries[a:a + _SEARCH_BATCH]), c + 1)[1]
-                         for a in range(0, len(queries), _SEARCH_BATCH)]) if len(queries) else np.empty((0, c + 1), np.int64)
+        with _per_vector_distances():
+            _, nbr = self.index.search(self._project(queries), c + 1)
         out = np.full((len(queries), c), -1, dtype=np.int64)
         for r in range(len(queries)):
             row = nbr[r][(nbr[r] >= 0) & (nbr[r] != query_ids[r])][:c]
@@ -426,7 +439,8 @@ class _Index:
             bar = tqdm(total=n, desc=f"candidates ({self.kind}, {c} per item)", unit="item", unit_scale=True)
         for a in range(0, n, _SEARCH_BATCH):
             b = min(a + _SEARCH_BATCH, n)
-            _, nbr = self.index.search(self._project(vectors[a:b]), c + 1)
+            with _per_vector_distances():
+                _, nbr = self.index.search(self._project(vectors[a:b]), c + 1)
             own = np.arange(a, b)[:, None]
             is_self = nbr == own
             # Drop each row's own id, or its last entry when it is absent.
