@@ -52,28 +52,68 @@ class GazeMethod(nn.Module):
         soft_weights: weight gaze positives by their mined score.
         drop_positive_p: drop each gaze positive with this probability every step.
         loss_average: "anchor" (per anchor, SupCon L_out) or "batch" (official McGIP masked mean).
+        gaze_weight: `None`: every positive weighs 1. A number: per anchor, the views of its own image
+            share weight 1 and its gaze positives share `gaze_weight` (see `balance`).
     """
 
     default_momentum = 0.0
 
     def __init__(self, backbone: nn.Module, *, lookup: PositiveLookup | None = None, soft_weights: bool = False,
-                 drop_positive_p: float = 0.0, loss_average: str = "anchor") -> None:
+                 drop_positive_p: float = 0.0, loss_average: str = "anchor", gaze_weight: float | None = None) -> None:
         super().__init__()
         if loss_average not in ("anchor", "batch"):
             raise ValueError(f"loss_average must be 'anchor' or 'batch', got {loss_average!r}")
         if not 0.0 <= drop_positive_p <= 1.0:
             raise ValueError(f"drop_positive_p must be in [0, 1], got {drop_positive_p}")
+        if gaze_weight is not None and not (math.isfinite(gaze_weight) and gaze_weight >= 0.0):
+            raise ValueError(f"gaze_weight must be a finite number >= 0, got {gaze_weight}")
         self.backbone = backbone
         self.lookup = lookup if lookup is not None else PositiveLookup.identity()
         self.gaze = lookup is not None
         self.soft_weights = soft_weights
         self.drop_positive_p = drop_positive_p
         self.loss_average = loss_average
+        self.gaze_weight = None if gaze_weight is None else float(gaze_weight)
         self.memory: KeyQueue | None = None  # see `init_gaze_memory`
 
-    def positive_weights(self, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+    def positive_weights(self, anchors: torch.Tensor, candidates: torch.Tensor,
+                         exclude: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, M) weights of `candidates` (image ids) as positives of `anchors`; `exclude` (B, M bool)
+        columns weigh 0. Balanced by `gaze_weight` when it is set."""
+        w = self.unbalanced_weights(anchors, candidates)
+        if exclude is not None:
+            w = w.masked_fill(exclude, 0.0)
+        return self.balance(w, self.same_image(anchors, candidates))
+
+    def unbalanced_weights(self, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """The look-up's weights: 1 (or the mined score) per positive, gaze positives dropped at `drop_positive_p`."""
         return self.lookup.weights(anchors, candidates, soft=self.soft_weights,
                                    drop_p=self.drop_positive_p if self.gaze else 0.0)
+
+    @staticmethod
+    def same_image(anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
+        """(B, M) bool: the candidate shows the anchor's own image (empty slots, id -1, never do)."""
+        a = anchors.reshape(-1, 1)
+        return (a == candidates.reshape(1, -1)) & (a >= 0)
+
+    def balance(self, w: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        """With `gaze_weight`, rescale each row: its `own`-image columns sum to 1, its gaze columns
+        to `gaze_weight`; without it, `w` unchanged.
+
+        Unbalanced, an anchor with 40 gaze positives is pulled 40 times as hard towards other images
+        as towards its own second view, which drowns the method's own objective (BYOL and SimSiam have
+        no negatives to hold images apart). Balanced, no anchor's loss depends on how many gaze
+        positives it happens to have in this batch and memory.
+        """
+        if self.gaze_weight is None:
+            return w
+        own_w = torch.where(own, w, torch.zeros_like(w))
+        gaze_w = w - own_w
+        own_sum = own_w.sum(dim=1, keepdim=True)
+        gaze_sum = gaze_w.sum(dim=1, keepdim=True)
+        own_w = torch.where(own_sum > 0, own_w / own_sum.clamp_min(1e-12), own_w)
+        gaze_w = torch.where(gaze_sum > 0, gaze_w * (self.gaze_weight / gaze_sum.clamp_min(1e-12)), gaze_w)
+        return own_w + gaze_w
 
     def init_gaze_memory(self, dim: int, size: int) -> None:
         """Optional memory of `size` target projections with their image ids (BYOL, SimSiam).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,9 @@ class TrainConfig:
     drop_positive_p: float = _f(0.0, "drop each gaze positive with this probability at every step")
     soft_weights: bool = _f(False, "weight each gaze positive by its mined score (clipped to [0, 1]) instead of 1")
     loss_average: str = _f("anchor", "average the multi-positive loss per anchor (SupCon L_out) or over the whole batch (official McGIP code)", choices=("anchor", "batch"))
+    gaze_weight: float | None = _f(None, "balance each anchor's positives: its own image's views share weight 1 and its gaze "
+                                   "positives share this weight (0 = baseline-like); default: every positive weighs 1, so "
+                                   "many gaze positives outweigh the own view")
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
     gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
                           "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
@@ -141,6 +145,8 @@ class TrainConfig:
             bad(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0.0 <= self.drop_positive_p <= 1.0:
             bad(f"drop_positive_p must be in [0, 1], got {self.drop_positive_p}")
+        if self.gaze_weight is not None and not (math.isfinite(self.gaze_weight) and self.gaze_weight >= 0.0):
+            bad(f"gaze_weight must be a finite number >= 0, got {self.gaze_weight}")
         if not 0.0 <= self.solarize_p <= 1.0:
             bad(f"solarize_p must be in [0, 1], got {self.solarize_p}")
         if not 0.0 < self.crop_min_scale <= 1.0:

@@ -14,7 +14,8 @@ METHODS: dict[str, type[GazeMethod]] = {"moco": MoCo, "byol": BYOL, "simsiam": S
 
 def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     """Instantiate `cfg.method` around `backbone`; `lookup=None` trains the baseline."""
-    common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average)
+    common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average,
+                  gaze_weight=cfg.gaze_weight)
     memory = cfg.gaze_memory
     if memory and cfg.method not in ("byol", "simsiam"):
         raise ValueError(f"gaze_memory is for byol and simsiam; {cfg.method} takes gaze_memory 0"

@@ -42,7 +42,7 @@ class SimCLR(GazeMethod):
         own = self.own_columns(2 * b, z.device)
         exclude = torch.zeros_like(logits, dtype=torch.bool)
         exclude[torch.arange(2 * b, device=z.device), own] = True
-        w = self.positive_weights(ids, ids_all).masked_fill(exclude, 0.0)
+        w = self.positive_weights(ids, ids_all, exclude=exclude)
         loss = multi_positive_infonce(logits, w, exclude=exclude, average=self.loss_average)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, 2 * b))
