@@ -127,10 +127,21 @@ def test_no_linear_shortcut_and_findings_are_in_the_images(probe_archives):
 
 @pytest.mark.parametrize("change, message", [(dict(n_images=2), "n_images must be at least 4"),
                                              (dict(informativeness=-0.1), r"informativeness must be in \[0, 1\]"),
-                                             (dict(readers_per_image=7), "readers_per_image must be between 1 and n_readers=6")])
+                                             (dict(readers_per_image=7), "readers_per_image must be between 1 and n_readers=6"),
+                                             (dict(episode_fixations=2), "episode_fixations must be an integer >= 3")])
 def test_bad_config(tmp_path, change, message):
     with pytest.raises(ValueError, match=message):
         generate_chest(tmp_path / "x", replace(SMALL, **change))
+
+
+def test_episode_length_sets_how_much_of_a_reading_carries_the_class(tmp_path):
+    short = generate_chest(tmp_path / "short", replace(SMALL, episode_fixations=6))
+    long = generate_chest(tmp_path / "long", SMALL)
+    assert SMALL.episode_fixations == EPISODE_FIXATIONS
+    # same images and readers: only the episode grows (the jitter of the simplified scanpaths aside)
+    assert _digest(short.root)["labels.csv"] == _digest(long.root)["labels.csv"]
+    grow = long.fixations().groupby("image_id").size() - short.fixations().groupby("image_id").size()
+    assert (grow == EPISODE_FIXATIONS - 6).all()
 
 
 def test_refuses_non_empty_folder(tmp_path):
