@@ -351,15 +351,25 @@ def _evaluate(encoder_path: Path, manifest: Path, labels: Path, cfg: DemoConfig)
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     """Run every stage of the demo (see the module docs) and return what it found."""
-    from mcgip_fast.synth import SynthArchive, SynthConfig, generate
-    from mcgip_fast.synth.checks import gaze_feature_probe, global_stats_probe, raw_pixel_probe
-
     cfg.validate()
     result = DemoResult(cfg)
     work = cfg.work_dir
     work.mkdir(parents=True, exist_ok=True)
+    archive, control = _generate_archives(cfg, result, work, log)  # 1
+    _check_archives(cfg, result, archive, control, log)
+    pairs = _mine_pairs(cfg, result, archive, control, work, log)  # 2
+    plans = _plan_runs(cfg, archive, control, pairs, work)  # 3
+    _train_and_evaluate(cfg, result, archive, plans, work, log)  # 3 + 4
+    _run_study(cfg, result, log)  # 5
+    _run_crowd(cfg, result, work, log)  # 6
+    return result
 
-    # 1. archive ------------------------------------------------------------------------------
+
+# -------------------------------------------------------------------------------- 1. archive
+def _generate_archives(cfg: DemoConfig, result: DemoResult, work: Path, log: Callable[[str], None]):
+    """The archive and, with the control, its twin with uninformative gaze (same images); reused when unchanged."""
+    from mcgip_fast.synth import SynthArchive, SynthConfig, generate
+
     with _stage(result, "generate archive", log):
         scfg = SynthConfig(n_images=cfg.n_images, size=cfg.image_px, informativeness=cfg.informativeness, seed=cfg.archive_seed)
         archive = _fresh(work / "archive", scfg, generate, SynthArchive)
@@ -368,7 +378,12 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
             control = _fresh(work / "archive_uninformative", replace(scfg, informativeness=0.0), generate, SynthArchive)
     result.archive_root = str(archive.root)
     result.control_root = str(control.root) if control else None
-    labels = archive.labels()["label"].to_numpy()
+    return archive, control
+
+
+def _check_archives(cfg: DemoConfig, result: DemoResult, archive, control, log: Callable[[str], None]) -> None:
+    """Can trivial features (raw pixels, global statistics, gaze statistics) tell the classes apart?"""
+    from mcgip_fast.synth.checks import gaze_feature_probe, global_stats_probe, raw_pixel_probe
 
     with _stage(result, "archive checks (probes on pixels and gaze)", log):
         for arch, tag in ((archive, f"informativeness {cfg.informativeness:g}"), (control, "informativeness 0")):
@@ -381,11 +396,29 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
                 result.checks.append(dict(archive=tag, probe=p.name, accuracy=p.accuracy, accuracy_std=p.accuracy_std,
                                           chance=p.chance, n=p.n, folds=p.folds))
 
-    # 2. mining -------------------------------------------------------------------------------
+
+# --------------------------------------------------------------------------------- 2. mining
+@dataclass
+class MinedPairs:
+    """The pairs files of the mining stage."""
+
+    schemes: dict[str, Path]  # scheme -> pairs mined from the archive's gaze
+    uninformative: Path | None = None  # the training scheme's pairs mined from the uninformative twin
+
+
+def _mining_row(archive: str, scheme: str, cfg: DemoConfig, pairs, labels: np.ndarray, chance: float, seconds: float) -> dict:
+    prec, n_pairs = pair_precision(pairs, labels)
+    return dict(archive=archive, scheme=scheme, rule=cfg.rule_name, pairs=n_pairs, precision=prec, chance=chance,
+                lift=prec / chance if chance else float("nan"), seconds=seconds, mean_degree=float(pairs.degrees().mean()))
+
+
+def _mine_pairs(cfg: DemoConfig, result: DemoResult, archive, control, work: Path, log: Callable[[str], None]) -> MinedPairs:
+    """Mine with every scheme (and the training scheme on the uninformative twin); precision against the labels."""
     from mcgip_fast.mining import mine
 
+    labels = archive.labels()["label"].to_numpy()
     gaze = archive.gaze()
-    pair_files: dict[str, Path] = {}
+    mined = MinedPairs({})
     rows = []
     chance = chance_precision(labels)
     for scheme in cfg.schemes:
@@ -394,79 +427,114 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
             pairs = mine(gaze, scheme, cfg.rule, k=cfg.k, scheme_options=_scheme_options(scheme) or None,
                          threads=cfg.threads, progress=cfg.progress)
             dt = time.perf_counter() - t0
-            path = pairs.save(work / f"pairs_{scheme}.npz")
-            pair_files[scheme] = path
-            prec, n_pairs = pair_precision(pairs, labels)
-            rows.append(dict(archive="informative", scheme=scheme, rule=cfg.rule_name, pairs=n_pairs, precision=prec,
-                             chance=chance, lift=prec / chance if chance else float("nan"), seconds=dt,
-                             mean_degree=float(pairs.degrees().mean())))
+            mined.schemes[scheme] = pairs.save(work / f"pairs_{scheme}.npz")
+            rows.append(_mining_row("informative", scheme, cfg, pairs, labels, chance, dt))
             if cfg.score_sample:
                 result.score_samples[scheme] = _sample_scores(gaze, scheme, labels, cfg.score_sample, cfg.archive_seed)
-    control_pairs = None
     if control is not None:
         with _stage(result, f"mine ({cfg.train_scheme}, uninformative twin)", log):
             t0 = time.perf_counter()
             pairs = mine(control.gaze(), cfg.train_scheme, cfg.rule, k=cfg.k,
                          scheme_options=_scheme_options(cfg.train_scheme) or None, threads=cfg.threads)
             dt = time.perf_counter() - t0
-            control_pairs = pairs.save(work / f"pairs_{cfg.train_scheme}_uninformative.npz")
-            prec, n_pairs = pair_precision(pairs, labels)
-            rows.append(dict(archive="uninformative", scheme=cfg.train_scheme, rule=cfg.rule_name, pairs=n_pairs,
-                             precision=prec, chance=chance, lift=prec / chance if chance else float("nan"), seconds=dt,
-                             mean_degree=float(pairs.degrees().mean())))
+            mined.uninformative = pairs.save(work / f"pairs_{cfg.train_scheme}_uninformative.npz")
+            rows.append(_mining_row("uninformative", cfg.train_scheme, cfg, pairs, labels, chance, dt))
     result.mining = pd.DataFrame(rows)
+    return mined
 
-    # 3 + 4. pre-training and evaluation --------------------------------------------------------
-    from mcgip_fast.train import train
 
+# ------------------------------------------------------------------------------- 3. planning
+@dataclass
+class RunPlan:
+    """One pre-training run to do (for each of `seeds`)."""
+
+    name: str
+    method: str
+    gaze: bool
+    pairs: Path | None
+    manifest: Path
+    seeds: tuple[int, ...]
+
+    @property
+    def tag(self) -> str:
+        """The run's folder name stem (work/runs/<tag>_seed<seed>)."""
+        return self.name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
+
+
+def headline_method(cfg: DemoConfig) -> str:
+    """The method of the headline comparison, the control and the oracle: MoCo if it runs, else the first."""
+    return "moco" if "moco" in cfg.methods else cfg.methods[0]
+
+
+def _plan_runs(cfg: DemoConfig, archive, control, mined: MinedPairs, work: Path) -> list[RunPlan]:
+    """Every run: each method's baseline and +McGIP, the control and the oracle; which pre-training seeds each gets."""
+    first = headline_method(cfg)
     plans: list[tuple[str, str, bool, Path | None, Path]] = []
     for method in cfg.methods:
         plans.append((f"{method} baseline", method, False, None, archive.manifest_path))
-        plans.append((f"{method} +McGIP", method, True, pair_files[cfg.train_scheme], archive.manifest_path))
-    first = "moco" if "moco" in cfg.methods else cfg.methods[0]
-    if control_pairs is not None:
-        plans.append((f"{first} +McGIP (uninformative gaze)", first, True, control_pairs, control.manifest_path))
+        plans.append((f"{method} +McGIP", method, True, mined.schemes[cfg.train_scheme], archive.manifest_path))
+    if mined.uninformative is not None:
+        plans.append((f"{first} +McGIP (uninformative gaze)", first, True, mined.uninformative, control.manifest_path))
     if cfg.oracle:
+        labels = archive.labels()["label"].to_numpy()
         oracle_path = oracle_pairs(archive.manifest()["image_id"].to_numpy(), labels, cfg.k, cfg.archive_seed).save(
             work / "pairs_oracle_labels.npz")
         plans.append((f"{first} +oracle positives (labels)", first, True, oracle_path, archive.manifest_path))
     headline = {f"{first} baseline", f"{first} +McGIP"}
+    seeds = tuple(int(s) for s in cfg.pretrain_seeds)
+    return [RunPlan(name, method, use_gaze, pairs_path, manifest,
+                    seeds if cfg.all_runs_every_seed or name in headline else seeds[:1])
+            for name, method, use_gaze, pairs_path, manifest in plans]
+
+
+# ------------------------------------------------------------------ 3 + 4. training, probes
+def _train_and_evaluate(cfg: DemoConfig, result: DemoResult, archive, plans: list[RunPlan], work: Path,
+                        log: Callable[[str], None]) -> None:
+    """Pre-train every planned run (seed by seed, so the first seed of every run comes first) and probe it."""
+    from mcgip_fast.train import train
+
     with _stage(result, "prepare image caches", log):
-        caches = {m: image_cache(m, cfg) for m in {p[4] for p in plans}}
-    for seed_index, seed in enumerate(cfg.pretrain_seeds):
-        for name, method, use_gaze, pairs_path, manifest in plans:
-            if seed_index > 0 and not cfg.all_runs_every_seed and name not in headline:
+        caches = {m: image_cache(m, cfg) for m in {p.manifest for p in plans}}
+    for seed in cfg.pretrain_seeds:
+        for plan in plans:
+            if seed not in plan.seeds:
                 continue
-            tag = name.replace(" ", "_").replace("+", "").replace("(", "").replace(")", "")
+            name = plan.name
             with _stage(result, f"pre-train {name} (seed {seed})", log):
                 t0 = time.perf_counter()
-                tres = train(train_config(cfg, manifest, pairs_path, method, use_gaze, seed, work / "runs" / f"{tag}_seed{seed}",
-                                          cache=caches[manifest]))
+                tres = train(train_config(cfg, plan.manifest, plan.pairs, plan.method, plan.gaze, seed,
+                                          work / "runs" / f"{plan.tag}_seed{seed}", cache=caches[plan.manifest]))
                 train_s = time.perf_counter() - t0
             with _stage(result, f"evaluate {name} (seed {seed})", log):
                 t0 = time.perf_counter()
                 res = _evaluate(tres.encoder_path, archive.manifest_path, archive.labels_path, cfg)
                 eval_s = time.perf_counter() - t0
-            result.runs.append(RunRecord(name, method, use_gaze, str(pairs_path) if pairs_path else None, int(seed),
+            result.runs.append(RunRecord(name, plan.method, plan.gaze, str(plan.pairs) if plan.pairs else None, int(seed),
                                          str(tres.encoder_path), list(tres.losses), train_s, eval_s, res))
 
-    # 5. real-data study ------------------------------------------------------------------------
-    if cfg.study:
-        from mcgip_fast.report.study import run_study
 
-        with _stage(result, "real-data study (studyforrest)", log):
-            result.study = run_study(repeats=cfg.study_repeats, threads=cfg.threads)
+# ------------------------------------------------------------------------ 5, 6. real data
+def _run_study(cfg: DemoConfig, result: DemoResult, log: Callable[[str], None]) -> None:
+    """Gaze similarity on the embedded studyforrest sample (`mcgip_fast.report.study`)."""
+    if not cfg.study:
+        return
+    from mcgip_fast.report.study import run_study
 
-    # 6. real images with real gaze ----------------------------------------------------------------
-    if cfg.crowd:
-        from mcgip_fast.report.crowd import find_crowd_data, run_crowd
+    with _stage(result, "real-data study (studyforrest)", log):
+        result.study = run_study(repeats=cfg.study_repeats, threads=cfg.threads)
 
-        if find_crowd_data(cfg.crowd_data) is None:
-            result.notes.append("crowd section skipped: the Saliency in Crowd data was not found (crowd_data, "
-                                "$MCGIP_CROWD_DATA or ../shared/data/crowd beside the repository)")
-        else:
-            result.crowd = run_crowd(cfg, work / "crowd", log, stage=lambda name: _stage(result, name, log))
-    return result
+
+def _run_crowd(cfg: DemoConfig, result: DemoResult, work: Path, log: Callable[[str], None]) -> None:
+    """Real images with real gaze (`mcgip_fast.report.crowd`); a note when the data is not found."""
+    if not cfg.crowd:
+        return
+    from mcgip_fast.report.crowd import find_crowd_data, run_crowd
+
+    if find_crowd_data(cfg.crowd_data) is None:
+        result.notes.append("crowd section skipped: the Saliency in Crowd data was not found (crowd_data, "
+                            "$MCGIP_CROWD_DATA or ../shared/data/crowd beside the repository)")
+    else:
+        result.crowd = run_crowd(cfg, work / "crowd", log, stage=lambda name: _stage(result, name, log))
 
 
 def _fresh(root: Path, scfg, generate, SynthArchive):
