@@ -11,8 +11,10 @@ Stages:
    gaze-statistics probes;
 2. mine positives with each scheme (multimatch, hu, dhash) and measure the precision of the
    mined pairs against the hidden labels, next to chance;
-3. pre-train each method as a baseline and with McGIP positives (and, as a control, MoCo with the
-   positives mined from the uninformative twin; and, as a diagnostic upper bound, MoCo with k
+3. pre-train each method as a baseline and with McGIP positives (and, as controls, MoCo with the
+   positives mined from the uninformative twin and, with `shuffled_control`, with the mined positives
+   shuffled so every image keeps its number of positives but not its partners; with
+   `controls_every_method`, every method gets both controls; and, as a diagnostic upper bound, MoCo with k
    same-class positives taken from the labels: what gaze that is never wrong could give);
 4. evaluate each encoder with a linear probe and kNN over several evaluation seeds (each seed
    draws its own stratified train/test split);
@@ -20,6 +22,12 @@ Stages:
 
 Labels are read only in stages 1 (checks), 2 (precision), 4 (probes) and by the oracle run, which
 is labelled as such; mining and the baseline / +McGIP / control runs never see them.
+
+`DemoConfig.full()` (`mcgip demo --full`) is the issue's whole test on one archive (`archive`: "mammo" or
+"chest"): MoCo v2, BYOL, SimSiam and SimCLR, 5 pre-training seeds for every run, both controls for every
+method; `issue_criteria` applies the issue's rule to the result. Every finished run leaves a record
+(work/runs/<run>_seed<seed>/record.json) and a rerun with the same settings reuses it, so a long run can
+be stopped and resumed.
 """
 
 from __future__ import annotations
@@ -35,6 +43,23 @@ import numpy as np
 import pandas as pd
 
 SCHEMES = ("multimatch", "hu", "dhash")
+METHODS = ("moco", "byol", "simsiam", "simclr")
+#: TrainConfig fields the demo sets for each run itself; `train_options` and `method_options` may not.
+#: Run-name suffixes of the controls: "<method> +McGIP (uninformative gaze)", "<method> +McGIP (shuffled positives)".
+UNINFORMATIVE = "(uninformative gaze)"
+SHUFFLED = "(shuffled positives)"
+PER_RUN_FIELDS = ("manifest", "pairs", "method", "gaze", "seed", "out_dir", "cache")
+#: What `DemoConfig.full` (`mcgip demo --full`) changes: the issue's test of every method on one archive.
+FULL = dict(
+    methods=METHODS, pretrain_seeds=(0, 1, 2, 3, 4), all_runs_every_seed=True, control=True, shuffled_control=True,
+    controls_every_method=True, oracle=False, study=False, crowd=False,
+)
+
+
+def _archive_names() -> tuple[str, ...]:
+    from mcgip_fast.synth import GENERATORS
+
+    return tuple(GENERATORS)
 
 
 @dataclass
@@ -43,7 +68,9 @@ class DemoConfig:
 
     out: str = "report"
     work: str | None = None  # default: <out>/work
-    # archive
+    # archive: a generator of `mcgip_fast.synth.GENERATORS` ("mammo": synth/images.py + gaze.py; "chest":
+    # synth/chest.py); the uninformative twin is the same generator with informativeness 0 (same images)
+    archive: str = "mammo"
     n_images: int = 800
     image_px: int = 64
     informativeness: float = 0.9
@@ -61,6 +88,11 @@ class DemoConfig:
     # training
     methods: tuple[str, ...] = ("moco", "simsiam")
     control: bool = True  # MoCo + McGIP with positives from uninformative gaze
+    # MoCo + McGIP with the training scheme's mined pairs shuffled (degree-preserving edge swaps,
+    # `mcgip_fast.mining.controls.shuffle_positives`, seed = archive_seed): the same number of positives
+    # per image, none of the gaze information
+    shuffled_control: bool = False
+    controls_every_method: bool = False  # run the controls for every method, not only the headline one
     oracle: bool = True  # MoCo with k same-class positives from the labels: what perfect gaze could give
     epochs: int = 40
     image_size: int = 64
@@ -86,7 +118,12 @@ class DemoConfig:
     # `all_runs_every_seed` (each run costs about a minute on 2 cores).
     pretrain_seeds: tuple[int, ...] = (0, 1, 2)
     all_runs_every_seed: bool = False
-    train_options: dict[str, Any] = field(default_factory=dict)
+    train_options: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for every run
+    # TrainConfig overrides for one method's runs only (its baseline, +McGIP and controls, so every comparison
+    # is at one recipe), applied after `train_options`, e.g. {"byol": {"gaze_memory": 256, "gaze_weight": 0.25}}.
+    # `gaze_memory` is left out of baseline runs: the memory holds gaze positives only and a baseline has none
+    # (TrainConfig refuses gaze_memory > 0 without gaze).
+    method_options: dict[str, dict[str, Any]] = field(default_factory=lambda: {m: {} for m in METHODS})
     # evaluation
     eval_seeds: tuple[int, ...] = (0, 1, 2)
     knn_k: int = 20
@@ -114,6 +151,15 @@ class DemoConfig:
         base.update(overrides)
         return cls(**base)
 
+    @classmethod
+    def full(cls, **overrides: Any) -> "DemoConfig":
+        """The issue's full test (`mcgip demo --full`): all four methods, 5 pre-training seeds for every run, the
+        uninformative-gaze and shuffled-positives controls for every method; no oracle, study or crowd section.
+        About 24 runs per seed (hours on 2 cores); finished runs are reused when it is run again."""
+        base = dict(FULL)
+        base.update(overrides)
+        return cls(**base)
+
     def validate(self) -> "DemoConfig":
         for s in self.schemes:
             if s not in SCHEMES:
@@ -121,8 +167,10 @@ class DemoConfig:
         if self.train_scheme not in self.schemes:
             raise ValueError(f"train_scheme {self.train_scheme!r} must be one of the mined schemes {self.schemes}")
         for m in self.methods:
-            if m not in ("moco", "byol", "simsiam", "simclr"):
+            if m not in METHODS:
                 raise ValueError(f"unknown method {m!r}; choose from moco, byol, simsiam, simclr")
+        if self.archive not in _archive_names():
+            raise ValueError(f"unknown archive {self.archive!r}; choose from {_archive_names()}")
         from mcgip_fast.train.config import BACKBONE_NAMES, LOSS_AVERAGES, POOL_NAMES, STEM_NAMES
 
         for name, value, allowed in (("backbone", self.backbone, BACKBONE_NAMES), ("stem", self.stem, STEM_NAMES),
@@ -137,7 +185,36 @@ class DemoConfig:
             raise ValueError(f"rule must be 'topk' or 'mutual', got {self.rule!r}")
         if self.k < 1:
             raise ValueError(f"k must be at least 1, got {self.k}")
+        self._validate_train_options()
         return self
+
+    def _validate_train_options(self) -> None:
+        """Check `train_options` and `method_options` now, not hours into a run: names, then every run's TrainConfig."""
+        import dataclasses
+
+        from mcgip_fast.train import TrainConfig
+
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        groups = [("train_options", self.train_options)]
+        for m, opts in self.method_options.items():
+            if m not in METHODS:
+                raise ValueError(f"method_options: unknown method {m!r}; choose from {METHODS}")
+            if not isinstance(opts, dict):
+                raise ValueError(f"method_options[{m!r}] must be a dict of TrainConfig options, got {opts!r}")
+            groups.append((f"method_options[{m!r}]", opts))
+        for where, opts in groups:
+            unknown = sorted(set(opts) - fields)
+            if unknown:
+                raise ValueError(f"{where}: unknown TrainConfig options {unknown}")
+            fixed = sorted(set(opts) & set(PER_RUN_FIELDS))
+            if fixed:
+                raise ValueError(f"{where}: {fixed} are set by the demo for each run")
+        for m in self.methods:
+            for use_gaze in (False, True):
+                try:
+                    train_config(self, "manifest.csv", "pairs.npz", m, use_gaze, 0, "runs").validate()
+                except ValueError as e:
+                    raise ValueError(f"{m} {'+McGIP' if use_gaze else 'baseline'} runs: {e}") from None
 
     @property
     def rule_name(self) -> str:
@@ -146,6 +223,17 @@ class DemoConfig:
     @property
     def work_dir(self) -> Path:
         return Path(self.work) if self.work else Path(self.out) / "work"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where the archive, its pairs and its runs go: the work folder for "mammo" (as before there was a
+        choice), a subfolder named after the archive for the others, so two archives can share a work folder."""
+        return self.work_dir if self.archive == "mammo" else self.work_dir / self.archive
+
+    @property
+    def control_methods(self) -> tuple[str, ...]:
+        """The methods whose controls run: every method, or the headline one."""
+        return tuple(self.methods) if self.controls_every_method else (headline_method(self),)
 
 
 @dataclass
@@ -321,7 +409,7 @@ def train_config(cfg: DemoConfig, manifest, pairs_path, method: str, use_gaze: b
     """The demo's pre-training recipe (`DemoConfig`) as a `TrainConfig` for one run."""
     from mcgip_fast.train import TrainConfig
 
-    return TrainConfig(cache=cache,
+    options: dict[str, Any] = dict(cache=cache,
         manifest=str(manifest), pairs=str(pairs_path) if pairs_path else None, method=method, gaze=use_gaze,
         image_size=cfg.image_size, backbone=cfg.backbone, stem=cfg.stem, pool=cfg.pool,
         loss_average=cfg.loss_average, width=cfg.width, epochs=cfg.epochs, batch_size=cfg.batch_size,
@@ -329,8 +417,15 @@ def train_config(cfg: DemoConfig, manifest, pairs_path, method: str, use_gaze: b
         momentum=cfg.moco_momentum if method == "moco" else None,
         proj_dim=cfg.head_dim if method in ("byol", "simsiam") else None,
         hidden_dim=cfg.head_dim if method in ("byol", "simsiam") else None, seed=int(seed), device="cpu",
-        out_dir=str(out_dir), progress=cfg.progress, checkpoint_every=10**9, **cfg.train_options,
+        out_dir=str(out_dir), progress=cfg.progress, checkpoint_every=10**9,
     )
+    extra = {**cfg.train_options, **cfg.method_options.get(method, {})}
+    if not use_gaze:
+        # The gaze memory holds the targets of gaze positives only; a baseline has none (and TrainConfig refuses
+        # gaze_memory > 0 without gaze), so the baseline of a method with a memory is the method without one.
+        extra.pop("gaze_memory", None)
+    options.update(extra)
+    return TrainConfig(**options)
 
 
 def _evaluate(encoder_path: Path, manifest: Path, labels: Path, cfg: DemoConfig) -> pd.DataFrame:
@@ -353,7 +448,7 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     """Run every stage of the demo (see the module docs) and return what it found."""
     cfg.validate()
     result = DemoResult(cfg)
-    work = cfg.work_dir
+    work = cfg.archive_dir
     work.mkdir(parents=True, exist_ok=True)
     archive, control = _generate_archives(cfg, result, work, log)  # 1
     _check_archives(cfg, result, archive, control, log)
@@ -361,17 +456,18 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     plans = _plan_runs(cfg, archive, control, pairs, work)  # 3
     _train_and_evaluate(cfg, result, archive, plans, work, log)  # 3 + 4
     _run_study(cfg, result, log)  # 5
-    _run_crowd(cfg, result, work, log)  # 6
+    _run_crowd(cfg, result, cfg.work_dir, log)  # 6
     return result
 
 
 # -------------------------------------------------------------------------------- 1. archive
 def _generate_archives(cfg: DemoConfig, result: DemoResult, work: Path, log: Callable[[str], None]):
     """The archive and, with the control, its twin with uninformative gaze (same images); reused when unchanged."""
-    from mcgip_fast.synth import SynthArchive, SynthConfig, generate
+    from mcgip_fast.synth import GENERATORS, SynthArchive
 
-    with _stage(result, "generate archive", log):
-        scfg = SynthConfig(n_images=cfg.n_images, size=cfg.image_px, informativeness=cfg.informativeness, seed=cfg.archive_seed)
+    config_class, generate = GENERATORS[cfg.archive]
+    with _stage(result, "generate archive" + ("" if cfg.archive == "mammo" else f" ({cfg.archive})"), log):
+        scfg = config_class(n_images=cfg.n_images, size=cfg.image_px, informativeness=cfg.informativeness, seed=cfg.archive_seed)
         archive = _fresh(work / "archive", scfg, generate, SynthArchive)
         control = None
         if cfg.control:
@@ -404,6 +500,7 @@ class MinedPairs:
 
     schemes: dict[str, Path]  # scheme -> pairs mined from the archive's gaze
     uninformative: Path | None = None  # the training scheme's pairs mined from the uninformative twin
+    shuffled: Path | None = None  # the training scheme's pairs after a degree-preserving shuffle
 
 
 def _mining_row(archive: str, scheme: str, cfg: DemoConfig, pairs, labels: np.ndarray, chance: float, seconds: float) -> dict:
@@ -439,6 +536,16 @@ def _mine_pairs(cfg: DemoConfig, result: DemoResult, archive, control, work: Pat
             dt = time.perf_counter() - t0
             mined.uninformative = pairs.save(work / f"pairs_{cfg.train_scheme}_uninformative.npz")
             rows.append(_mining_row("uninformative", cfg.train_scheme, cfg, pairs, labels, chance, dt))
+    if cfg.shuffled_control:
+        from mcgip_fast.mining.controls import shuffle_positives
+        from mcgip_fast.mining.pairs import PositivePairs
+
+        with _stage(result, f"shuffle positives ({cfg.train_scheme}, degree-preserving)", log):
+            t0 = time.perf_counter()
+            pairs = shuffle_positives(PositivePairs.load(mined.schemes[cfg.train_scheme]), seed=cfg.archive_seed)
+            dt = time.perf_counter() - t0
+            mined.shuffled = pairs.save(work / f"pairs_{cfg.train_scheme}_shuffled.npz")
+            rows.append(_mining_row("shuffled", cfg.train_scheme, cfg, pairs, labels, chance, dt))
     result.mining = pd.DataFrame(rows)
     return mined
 
@@ -467,14 +574,17 @@ def headline_method(cfg: DemoConfig) -> str:
 
 
 def _plan_runs(cfg: DemoConfig, archive, control, mined: MinedPairs, work: Path) -> list[RunPlan]:
-    """Every run: each method's baseline and +McGIP, the control and the oracle; which pre-training seeds each gets."""
+    """Every run: each method's baseline and +McGIP, the controls and the oracle; which pre-training seeds each gets."""
     first = headline_method(cfg)
     plans: list[tuple[str, str, bool, Path | None, Path]] = []
     for method in cfg.methods:
         plans.append((f"{method} baseline", method, False, None, archive.manifest_path))
         plans.append((f"{method} +McGIP", method, True, mined.schemes[cfg.train_scheme], archive.manifest_path))
-    if mined.uninformative is not None:
-        plans.append((f"{first} +McGIP (uninformative gaze)", first, True, mined.uninformative, control.manifest_path))
+    for method in cfg.control_methods:
+        if mined.uninformative is not None:
+            plans.append((f"{method} +McGIP {UNINFORMATIVE}", method, True, mined.uninformative, control.manifest_path))
+        if mined.shuffled is not None:
+            plans.append((f"{method} +McGIP {SHUFFLED}", method, True, mined.shuffled, archive.manifest_path))
     if cfg.oracle:
         labels = archive.labels()["label"].to_numpy()
         oracle_path = oracle_pairs(archive.manifest()["image_id"].to_numpy(), labels, cfg.k, cfg.archive_seed).save(
