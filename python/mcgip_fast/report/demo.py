@@ -118,6 +118,9 @@ class DemoConfig:
     # `all_runs_every_seed` (each run costs about a minute on 2 cores).
     pretrain_seeds: tuple[int, ...] = (0, 1, 2)
     all_runs_every_seed: bool = False
+    # Reuse the record of a run finished earlier with the very same settings, data, pairs and code instead of
+    # training it again (`mcgip_fast.report.records`); False trains and probes every run anew.
+    reuse: bool = True
     train_options: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides for every run
     # TrainConfig overrides for one method's runs only (its baseline, +McGIP and controls, so every comparison
     # is at one recipe), applied after `train_options`, e.g. {"byol": {"gaze_memory": 256, "gaze_weight": 0.25}}.
@@ -600,27 +603,54 @@ def _plan_runs(cfg: DemoConfig, archive, control, mined: MinedPairs, work: Path)
 # ------------------------------------------------------------------ 3 + 4. training, probes
 def _train_and_evaluate(cfg: DemoConfig, result: DemoResult, archive, plans: list[RunPlan], work: Path,
                         log: Callable[[str], None]) -> None:
-    """Pre-train every planned run (seed by seed, so the first seed of every run comes first) and probe it."""
+    """Pre-train every planned run (seed by seed, so the first seed of every run comes first) and probe it.
+
+    A run whose record (`mcgip_fast.report.records`) says it was finished with the very same settings, data,
+    pairs and code is reused instead (unless `cfg.reuse` is off); the log says how many were."""
+    from mcgip_fast.report import records
     from mcgip_fast.train import train
 
     with _stage(result, "prepare image caches", log):
         caches = {m: image_cache(m, cfg) for m in {p.manifest for p in plans}}
+        data = {m: records.data_fingerprint(m) for m in {p.manifest for p in plans} | {archive.manifest_path}}
+        pairs = {p.pairs: records.pairs_fingerprint(p.pairs) for p in plans}
+        labels = records.file_fingerprint(archive.labels_path)
+    total = reused = 0
     for seed in cfg.pretrain_seeds:
         for plan in plans:
             if seed not in plan.seeds:
                 continue
             name = plan.name
+            run_dir = work / "runs" / f"{plan.tag}_seed{seed}"
+            tcfg = train_config(cfg, plan.manifest, plan.pairs, plan.method, plan.gaze, seed, run_dir, cache=caches[plan.manifest])
+            key = records.run_key(name, tcfg, data=data[plan.manifest], pairs=pairs[plan.pairs],
+                                  eval_data=data[archive.manifest_path], labels=labels, eval_seeds=cfg.eval_seeds,
+                                  knn_k=cfg.knn_k, image_size=cfg.image_size)
+            total += 1
+            record = records.load(run_dir, key) if cfg.reuse else None
+            if record is not None:
+                reused += 1
+                log(f"[demo] reuse {name} (seed {seed}): finished earlier with the same settings ({run_dir / records.RECORD})")
+                result.runs.append(record)
+                continue
+            records.clear(run_dir)
             with _stage(result, f"pre-train {name} (seed {seed})", log):
                 t0 = time.perf_counter()
-                tres = train(train_config(cfg, plan.manifest, plan.pairs, plan.method, plan.gaze, seed,
-                                          work / "runs" / f"{plan.tag}_seed{seed}", cache=caches[plan.manifest]))
+                tres = train(tcfg)
                 train_s = time.perf_counter() - t0
             with _stage(result, f"evaluate {name} (seed {seed})", log):
                 t0 = time.perf_counter()
                 res = _evaluate(tres.encoder_path, archive.manifest_path, archive.labels_path, cfg)
                 eval_s = time.perf_counter() - t0
-            result.runs.append(RunRecord(name, plan.method, plan.gaze, str(plan.pairs) if plan.pairs else None, int(seed),
-                                         str(tres.encoder_path), list(tres.losses), train_s, eval_s, res))
+            record = RunRecord(name, plan.method, plan.gaze, str(plan.pairs) if plan.pairs else None, int(seed),
+                               str(tres.encoder_path), list(tres.losses), train_s, eval_s, res)
+            records.save(run_dir, key, record)
+            result.runs.append(record)
+    log(f"[demo] runs: {total - reused} trained, {reused} of {total} reused from earlier records")
+    if reused:
+        result.notes.append(f"{reused} of {total} runs were reused from records of an earlier demo with the same settings, "
+                            "data, pairs and code (work/runs/*/record.json); their times are those of the earlier run and "
+                            "are not in the timings. Run with --no-reuse to train every run anew.")
 
 
 # ------------------------------------------------------------------------ 5, 6. real data
