@@ -289,6 +289,10 @@ class DemoResult:
         """+McGIP minus baseline per method (and the control), paired on (pre-training seed, eval seed)."""
         return paired_comparisons(self.probe_rows(), probe)
 
+    def seed_table(self, probe: str = "linear") -> pd.DataFrame:
+        """Per method: gains over pre-training seeds, the controls' gains and the issue's verdict (`seed_table`)."""
+        return seed_table(self.probe_rows(), probe)
+
     def stage_seconds(self) -> float:
         return float(sum(s for _, s in self.timings))
 
@@ -323,6 +327,102 @@ def paired_comparisons(rows: pd.DataFrame, probe: str = "linear") -> pd.DataFram
                 n=len(diff), beats=bool(gain > spread),
             ))
     return pd.DataFrame(out)
+
+
+#: The issue's rule: +McGIP must gain on at least this share of the pre-training seeds (4 of 5).
+POSITIVE_SHARE = 0.8
+#: Fewer pre-training seeds than this give no seed std, so no verdict.
+MIN_SEEDS = 2
+
+
+def _seed_means(rows: pd.DataFrame, run: str) -> pd.Series:
+    """A run's accuracy per pre-training seed, averaged over the evaluation seeds."""
+    return rows[rows["run"] == run].groupby("pretrain_seed")["accuracy"].mean()
+
+
+def _seed_comparison(base: pd.Series, other: pd.Series) -> dict[str, float]:
+    """`other` minus `base`, paired on pre-training seed (each already averaged over evaluation seeds)."""
+    common = base.index.intersection(other.index)
+    b, o = base.loc[common].to_numpy(float), other.loc[common].to_numpy(float)
+    n = len(common)
+    std = (lambda x: float(np.std(x, ddof=1)) if n > 1 else float("nan"))
+    diff = o - b
+    return dict(n=n, baseline=float(b.mean()) if n else float("nan"), baseline_std=std(b),
+                mcgip=float(o.mean()) if n else float("nan"), mcgip_std=std(o),
+                gain=float(diff.mean()) if n else float("nan"), seed_std=max(std(b), std(o)) if n > 1 else float("nan"),
+                positive=int((diff > 0).sum()))
+
+
+def seed_table(rows: pd.DataFrame, probe: str = "linear") -> pd.DataFrame:
+    """Per method, the issue's numbers: +McGIP and each control against the baseline over pre-training seeds.
+
+    Each run's accuracy is first averaged over the evaluation seeds, then paired with the baseline's on the
+    pre-training seed. ``seed_std`` is the larger of the two runs' standard deviations over pre-training seeds
+    (the pre-training-seed std); ``positive_seeds`` counts the seeds whose paired gain is above 0. The controls
+    (``uninformative_*``, ``shuffled_*``) are measured the same way against the same baseline; NaN and 0 seeds
+    when a control did not run. ``verdict`` and ``verdict_reasons`` are `issue_criteria` of the row."""
+    if rows.empty:
+        return pd.DataFrame()
+    rows = rows[rows["probe"] == probe]
+    out = []
+    for method in dict.fromkeys(rows["method"]):
+        base = _seed_means(rows, f"{method} baseline")
+        if base.empty or f"{method} +McGIP" not in set(rows["run"]):
+            continue
+        main = _seed_comparison(base, _seed_means(rows, f"{method} +McGIP"))
+        row = dict(method=method, probe=probe, seeds=main["n"], baseline=main["baseline"], baseline_std=main["baseline_std"],
+                   mcgip=main["mcgip"], mcgip_std=main["mcgip_std"], gain=main["gain"], seed_std=main["seed_std"],
+                   positive_seeds=main["positive"])
+        for control, suffix in (("uninformative", UNINFORMATIVE), ("shuffled", SHUFFLED)):
+            c = _seed_comparison(base, _seed_means(rows, f"{method} +McGIP {suffix}"))
+            row.update({f"{control}_gain": c["gain"], f"{control}_seed_std": c["seed_std"], f"{control}_seeds": c["n"]})
+        verdict, reasons = issue_criteria(row)
+        row.update(verdict=verdict, verdict_reasons="; ".join(reasons))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def issue_criteria(row, min_seeds: int = MIN_SEEDS, positive_share: float = POSITIVE_SHARE) -> tuple[str, list[str]]:
+    """The issue's "done means" for one method on one archive: ("met" | "not met" | "incomplete", reasons).
+
+    `row` has the fields of a `seed_table` row (a dict or a pandas row). The rule:
+
+    1. +McGIP beats the baseline by more than the pre-training-seed std: ``gain > seed_std``;
+    2. the paired gain is positive on at least `positive_share` of the pre-training seeds (4 of 5;
+       ``positive_seeds >= 0.8 * seeds``);
+    3. the gain disappears with uninformative gaze and with shuffled positives: for each control, its gain over
+       the same baseline is not above its own pre-training-seed std (``<control>_gain <= <control>_seed_std``),
+       i.e. the control does not pass test 1.
+
+    Every comparison needs at least `min_seeds` pre-training seeds (a std needs two). "not met" when any test
+    fails on the runs there are; else "incomplete" when a comparison is missing or has too few seeds; else "met".
+    """
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: getattr(row, k, d))
+    failed, missing = [], []
+    n = int(get("seeds", 0) or 0)
+    if n < min_seeds:
+        missing.append(f"{n} pre-training seed{'s' if n != 1 else ''} (needs {min_seeds})")
+    else:
+        gain, std = float(get("gain")), float(get("seed_std"))
+        if not gain > std:
+            failed.append(f"gain {gain:+.3f} not above seed std {std:.3f}")
+        positive = int(get("positive_seeds", 0))
+        if positive < positive_share * n - 1e-9:
+            failed.append(f"positive on {positive} of {n} seeds (needs {int(np.ceil(positive_share * n - 1e-9))})")
+    for control, what in (("uninformative", "uninformative gaze"), ("shuffled", "shuffled positives")):
+        cn = get(f"{control}_seeds", 0)
+        cn = 0 if cn is None or (isinstance(cn, float) and not np.isfinite(cn)) else int(cn)
+        if cn < min_seeds:
+            missing.append(f"{what} control on {cn} seed{'s' if cn != 1 else ''} (needs {min_seeds})")
+            continue
+        cgain, cstd = float(get(f"{control}_gain")), float(get(f"{control}_seed_std"))
+        if cgain > cstd:
+            failed.append(f"{what} still gains {cgain:+.3f} (above its seed std {cstd:.3f})")
+    if failed:
+        return "not met", failed + missing
+    if missing:
+        return "incomplete", missing
+    return "met", []
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mcgip_fast.report import plots
-from mcgip_fast.report.demo import DemoResult, config_dict
+from mcgip_fast.report.demo import FULL, MIN_SEEDS, POSITIVE_SHARE, DemoResult, config_dict, headline_method
 
 
 def _fmt(mean: float, std: float, digits: int = 3) -> str:
@@ -89,6 +89,10 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
         result.study.full.to_csv(out / "study_measures.csv", index=False)
         result.study.summary.to_csv(out / "study_held_out.csv", index=False)
     comps = {p: result.comparisons(p) for p in ("linear", "knn")}
+    criteria = {p: result.seed_table(p) for p in ("linear", "knn")}
+    if any(not c.empty for c in criteria.values()):
+        pd.concat([c for c in criteria.values() if not c.empty], ignore_index=True).assign(archive=cfg.archive).to_csv(
+            out / "issue_criteria.csv", index=False)
     (out / "results.json").write_text(json.dumps({
         "config": config_dict(cfg),
         "timings": result.timings,
@@ -97,6 +101,7 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
         "mining": [] if result.mining is None else result.mining.to_dict(orient="records"),
         "probe_summary": [] if summary.empty else summary.to_dict(orient="records"),
         "comparisons": {p: c.to_dict(orient="records") for p, c in comps.items()},
+        "issue_criteria": {"archive": cfg.archive, **{p: c.to_dict(orient="records") for p, c in criteria.items()}},
         "study_verdict": None if result.study is None else result.study.verdict(),
         "crowd": None if result.crowd is None else {
             "mining": result.crowd.mining, "verdict": result.crowd.verdict(),
@@ -104,7 +109,7 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
         },
     }, indent=2, default=float))
 
-    md = _markdown(result, summary, comps, figures, out)
+    md = _markdown(result, summary, comps, figures, out, criteria)
     path = out / "report.md"
     path.write_text(md)
     return path
@@ -114,7 +119,7 @@ def verdict_lines(result: DemoResult) -> list[str]:
     """Plain-language outcome of each +McGIP run against its baseline (linear probe)."""
     comp = result.comparisons("linear")
     lines = []
-    informative_gain = {r.method: bool(r.beats) for r in comp.itertuples() if "uninformative" not in r.run and "oracle" not in r.run}
+    informative_gain = {r.method: bool(r.beats) for r in comp.itertuples() if not _is_control(r.run) and "oracle" not in r.run}
     for r in comp.itertuples():
         if "oracle" in r.run:
             lines.append(
@@ -124,8 +129,7 @@ def verdict_lines(result: DemoResult) -> list[str]:
                    "not the gaze, limit the gain.")
             )
             continue
-        control = "uninformative" in r.run
-        if control:
+        if _is_control(r.run):
             if not informative_gain.get(r.method, False):
                 lines.append(
                     f"{r.run}: {r.mcgip:.3f} vs baseline {r.baseline:.3f} (gain {r.gain:+.3f}; seed std {r.seed_std:.3f}) -> "
@@ -133,9 +137,10 @@ def verdict_lines(result: DemoResult) -> list[str]:
                 )
                 continue
             gone = not r.beats
+            without = "without informative gaze" if "uninformative" in r.run else "when the positives are shuffled (same number per image)"
             lines.append(
                 f"{r.run}: {r.mcgip:.3f} vs baseline {r.baseline:.3f} (gain {r.gain:+.3f}; seed std {r.seed_std:.3f}) -> "
-                + ("the gain disappears without informative gaze, as it should." if gone else
+                + (f"the gain disappears {without}, as it should." if gone else
                    "still beats the baseline: the gain is NOT (only) from gaze information.")
             )
         else:
@@ -148,8 +153,68 @@ def verdict_lines(result: DemoResult) -> list[str]:
     return lines
 
 
-def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: dict, out: Path) -> str:
+def _is_control(run: str) -> bool:
+    return "(uninformative gaze)" in run or "(shuffled positives)" in run
+
+
+def criteria_lines(table: pd.DataFrame, archive: str, probe: str = "linear") -> list[str]:
+    """The `seed_table` (with the issue's verdict per method) as a Markdown table."""
+    if table is None or table.empty:
+        return []
+
+    def gain(g, std, n):
+        if not n:
+            return "not run"
+        return f"{g:+.3f}" + (f" ({std:.3f})" if np.isfinite(std) else "") + f", {int(n)} seed{'s' if n != 1 else ''}"
+
+    L = [f"**The issue's test, {archive} archive, {probe} probe** (each run averaged over the evaluation seeds, then "
+         "paired with its baseline on the pre-training seed):", "",
+         "| method | seeds | baseline | +McGIP | gain | seed std | gain > 0 on | uninformative gaze: gain (seed std) | "
+         "shuffled positives: gain (seed std) | verdict |",
+         "| --- " * 10 + "|"]
+    for r in table.itertuples():
+        verdict = r.verdict + (f": {r.verdict_reasons}" if r.verdict_reasons else "")
+        L.append(f"| {r.method} | {r.seeds} | {_fmt(r.baseline, r.baseline_std)} | {_fmt(r.mcgip, r.mcgip_std)} | {r.gain:+.3f} | "
+                 f"{r.seed_std:.3f} | {r.positive_seeds} of {r.seeds} | "
+                 f"{gain(r.uninformative_gain, r.uninformative_seed_std, r.uninformative_seeds)} | "
+                 f"{gain(r.shuffled_gain, r.shuffled_seed_std, r.shuffled_seeds)} | {verdict} |")
+    L += ["", f"Seed std: the larger of the baseline's and the run's standard deviation over pre-training seeds. Verdict "
+          f"(`issue_criteria`): **met** when the gain is above the seed std, positive on at least "
+          f"{POSITIVE_SHARE:.0%} of the seeds (4 of 5), and neither control gains more than its own seed std; "
+          f"**not met** when a test fails; **incomplete** when a comparison is missing or has fewer than {MIN_SEEDS} seeds.", ""]
+    return L
+
+
+def _archive_text(result: DemoResult) -> str:
     cfg = result.config
+    if cfg.archive == "mammo":
+        return (f"{cfg.n_images} greyscale images of {cfg.image_px} px, 4 balanced classes (normal, round mass, spiculated mass, "
+                f"calcification cluster) on anatomy-like texture; one simulated reading per image from a pool of readers. ")
+    classes = ""
+    try:
+        from mcgip_fast.synth import SynthArchive
+
+        classes = " (" + ", ".join(SynthArchive.open(result.archive_root).class_names) + ")"
+    except (OSError, ValueError, TypeError):
+        pass
+    extra = {"chest": "chest-radiograph-like images (lung fields, ribs, mediastinum; `mcgip_fast/synth/chest.py`), readers "
+                      "with personal habits; the class shows in the geometry of one episode of each reading. "}.get(cfg.archive, "")
+    return (f"The `{cfg.archive}` archive: {cfg.n_images} greyscale images of {cfg.image_px} px, 4 balanced classes{classes}; "
+            + extra)
+
+
+def _reproduce_command(cfg) -> str:
+    full = all(getattr(cfg, k) == v for k, v in FULL.items())
+    cmd = "mcgip demo --full" if full else "make demo            # or: mcgip demo --out report"
+    if cfg.archive != "mammo":
+        cmd = (cmd if full else "mcgip demo") + f" --archive {cfg.archive}"
+    return cmd
+
+
+def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: dict, out: Path,
+              criteria: dict | None = None) -> str:
+    cfg = result.config
+    criteria = criteria or {}
     rel = {k: v.relative_to(out).as_posix() for k, v in figures.items()}
     L: list[str] = []
     L += [
@@ -165,6 +230,11 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
         "",
     ]
     L += [f"- {line}" for line in verdict_lines(result)] or ["- (no training runs)"]
+    table = criteria.get("linear")
+    if table is not None and not table.empty:
+        by = {v: [r.method for r in table.itertuples() if r.verdict == v] for v in ("met", "not met", "incomplete")}
+        L.append(f"- The issue's test ({cfg.archive} archive, linear probe, over pre-training seeds): "
+                 + "; ".join(f"{v} for {', '.join(ms)}" for v, ms in by.items() if ms) + " (table in section 3).")
     if result.study is not None:
         L.append(f"- Real data: {result.study.verdict()}.")
     if result.crowd is not None:
@@ -176,7 +246,7 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     elif cfg.all_runs_every_seed:
         pre = f" x {len(cfg.pretrain_seeds)} pre-training seeds ({seeds})."
     else:
-        first = "moco" if "moco" in cfg.methods else cfg.methods[0]
+        first = headline_method(cfg)
         pre = (f" x {len(cfg.pretrain_seeds)} pre-training seeds ({seeds}) for the headline runs ({first} baseline and "
                f"+McGIP), so their std includes pre-training variance; the other runs were pre-trained once "
                f"(seed {cfg.pretrain_seeds[0]}) and are compared on that seed.")
@@ -189,8 +259,7 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     # archive
     L += ["## 1. Synthetic archive", ""]
     L += [
-        f"{cfg.n_images} greyscale images of {cfg.image_px} px, 4 balanced classes (normal, round mass, spiculated mass, "
-        f"calcification cluster) on anatomy-like texture; one simulated reading per image from a pool of readers. "
+        _archive_text(result) +
         f"Gaze informativeness {cfg.informativeness:g} (probability that a reading shows the true class's gaze pattern). "
         f"Files: `{Path(result.archive_root).as_posix()}` (images/, manifest.csv, fixations.csv, labels.csv).",
         "",
@@ -221,6 +290,12 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
             L.append(f"| {r.archive} | {r.scheme} | {r.pairs} | {r.precision:.3f} | {r.chance:.3f} | {r.lift:.2f}x | {r.seconds:.2f} |")
         L.append("")
         L.append(f"Pre-training uses the `{cfg.train_scheme}` pairs.")
+        kinds = set(result.mining["archive"])
+        if "uninformative" in kinds:
+            L.append("Uninformative: mined from the twin archive whose gaze ignores the class (same images; control).")
+        if "shuffled" in kinds:
+            L.append(f"Shuffled: the `{cfg.train_scheme}` pairs after degree-preserving edge swaps (every image keeps its "
+                     f"number of positives, its partners are permuted; seed {cfg.archive_seed}; control).")
     if "scores" in rel:
         L += ["", f"![score distributions]({rel['scores']})"]
 
@@ -234,7 +309,10 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
         + (f", BYOL/SimSiam heads of {cfg.head_dim}" if {"byol", "simsiam"} & set(cfg.methods) else "")
         + f", multi-positive loss averaged per {cfg.loss_average}"
         + (f", other options {cfg.train_options}" if cfg.train_options else "")
-        + ". Baseline and +McGIP differ only in the gaze positives.",
+        + "".join(f"; {m} also {o}" for m, o in cfg.method_options.items() if o and m in cfg.methods)
+        + ". Baseline and +McGIP differ only in the gaze positives"
+        + (" (a gaze memory holds gaze positives, so baselines run without one)"
+           if any(o.get("gaze_memory") for m, o in cfg.method_options.items() if m in cfg.methods) else "") + ".",
         "",
     ]
     if not summary.empty:
@@ -259,6 +337,7 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
                 L.append(f"| {r.run} | {_fmt(r.baseline, r.baseline_std)} | {_fmt(r.mcgip, r.mcgip_std)} | {r.gain:+.3f} | "
                          f"{r.paired_std:.3f} | {r.seed_std:.3f} | {'yes' if r.beats else 'no'} |")
             L.append("")
+        L += criteria_lines(criteria.get("linear"), cfg.archive)
     if "probes" in rel:
         L += [f"![probe accuracy]({rel['probes']})", ""]
     if "losses" in rel:
@@ -298,7 +377,7 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     L.append(f"| **total** | **{result.stage_seconds():.1f}** |")
     if result.notes:
         L += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
-    L += ["", "## Reproduce", "", "```", "make demo            # or: mcgip demo --out report", "```", "",
+    L += ["", "## Reproduce", "", "```", _reproduce_command(cfg), "```", "",
           "Configuration:", "", "```json", json.dumps(config_dict(cfg), indent=1), "```", ""]
     return "\n".join(L)
 
@@ -330,6 +409,10 @@ def terminal_summary(result: DemoResult, report_path: Path) -> str:
         parts = [f"{p} {_fmt(s.loc[p, 'accuracy_mean'], s.loc[p, 'accuracy_std'])}" for p in s.index]
         lines.append(f"{run:<38} " + ", ".join(parts))
     lines += verdict_lines(result)
+    table = result.seed_table("linear")
+    for r in table.itertuples() if not table.empty else []:
+        lines.append(f"issue test ({result.config.archive}, linear) {r.method}: {r.verdict}"
+                     + (f" ({r.verdict_reasons})" if r.verdict_reasons else ""))
     if result.study is not None:
         lines.append("studyforrest: " + result.study.verdict())
     if result.crowd is not None:
