@@ -114,3 +114,188 @@ def test_cli_rejects_bad_seed_list(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--eval-seeds", "a,b"])
     assert "comma-separated integers" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ --full: controls, options, archives, resume
+from mcgip_fast.report.demo import FULL, issue_criteria, run_demo, seed_table, train_config  # noqa: E402
+
+
+def test_full_config_is_the_issue_test():
+    cfg = DemoConfig.full()
+    assert cfg.methods == ("moco", "byol", "simsiam", "simclr")
+    assert cfg.pretrain_seeds == (0, 1, 2, 3, 4) and cfg.all_runs_every_seed
+    assert cfg.control and cfg.shuffled_control and cfg.controls_every_method
+    assert not cfg.oracle and not cfg.study and not cfg.crowd
+    assert cfg.control_methods == cfg.methods
+    # overrides win, the rest stays the default recipe
+    cfg = DemoConfig.full(pretrain_seeds=(0, 1), archive="chest")
+    assert cfg.pretrain_seeds == (0, 1) and cfg.archive == "chest" and cfg.epochs == DemoConfig().epochs
+    assert cfg.validate() is cfg
+    # the default demo is unchanged: one control, for the headline method only, no shuffled control
+    d = DemoConfig()
+    assert d.control and not d.shuffled_control and not d.controls_every_method and d.control_methods == ("moco",)
+    assert d.method_options == {m: {} for m in FULL["methods"]}
+
+
+def test_bad_archive_and_method_options():
+    with pytest.raises(ValueError, match="unknown archive 'ct'"):
+        DemoConfig(archive="ct").validate()
+    with pytest.raises(ValueError, match="unknown method 'dino'"):
+        DemoConfig(method_options={"dino": {}}).validate()
+    with pytest.raises(ValueError, match=r"unknown TrainConfig options \['gaze_mem'\]"):
+        DemoConfig(method_options={"byol": {"gaze_mem": 32}}).validate()
+    with pytest.raises(ValueError, match="set by the demo for each run"):
+        DemoConfig(method_options={"moco": {"seed": 3}}).validate()
+    # refused by TrainConfig for the method's +McGIP runs: found before any run starts
+    with pytest.raises(ValueError, match="moco \\+McGIP runs: gaze_memory is for byol and simsiam"):
+        DemoConfig(method_options={"moco": {"gaze_memory": 64}}).validate()
+    # an option for a method that does not run is not checked against its runs
+    DemoConfig(methods=("simclr",), method_options={"moco": {"gaze_memory": 64}}).validate()
+
+
+def test_method_options_reach_train_config_for_that_method_only():
+    cfg = DemoConfig(methods=("moco", "byol"), method_options={"byol": {"gaze_memory": 64, "gaze_weight": 0.25, "lr": 1e-3}},
+                     train_options={"weight_decay": 1e-5}).validate()
+    plus = train_config(cfg, "m.csv", "p.npz", "byol", True, 1, "out")
+    base = train_config(cfg, "m.csv", None, "byol", False, 1, "out")
+    assert (plus.gaze_memory, plus.gaze_weight, plus.lr, plus.weight_decay) == (64, 0.25, 1e-3, 1e-5)
+    # the baseline has the same recipe except the gaze memory, which holds gaze positives only
+    assert (base.gaze_memory, base.gaze_weight, base.lr, base.weight_decay) == (0, 0.25, 1e-3, 1e-5)
+    base.validate()
+    moco = train_config(cfg, "m.csv", "p.npz", "moco", True, 1, "out")
+    assert (moco.gaze_memory, moco.gaze_weight, moco.lr, moco.weight_decay) == (0, None, cfg.lr, 1e-5)
+
+
+def _row(**kw):
+    row = dict(seeds=5, gain=0.05, seed_std=0.02, positive_seeds=5, uninformative_gain=0.005, uninformative_seed_std=0.02,
+               uninformative_seeds=5, shuffled_gain=-0.01, shuffled_seed_std=0.02, shuffled_seeds=5)
+    row.update(kw)
+    return row
+
+
+def test_issue_criteria_on_hand_made_rows():
+    assert issue_criteria(_row()) == ("met", [])
+    assert issue_criteria(_row(positive_seeds=4)) == ("met", [])  # 4 of 5 is enough
+    verdict, why = issue_criteria(_row(positive_seeds=3))
+    assert verdict == "not met" and why == ["positive on 3 of 5 seeds (needs 4)"]
+    verdict, why = issue_criteria(_row(gain=0.02))  # equal to the std is not more than it
+    assert verdict == "not met" and "not above seed std" in why[0]
+    verdict, why = issue_criteria(_row(shuffled_gain=0.03))
+    assert verdict == "not met" and why == ["shuffled positives still gains +0.030 (above its seed std 0.020)"]
+    verdict, why = issue_criteria(_row(uninformative_gain=0.021))
+    assert verdict == "not met" and why[0].startswith("uninformative gaze still gains")
+    # a missing control or too few seeds give no verdict, unless something already failed
+    verdict, why = issue_criteria(_row(shuffled_seeds=0, shuffled_gain=float("nan"), shuffled_seed_std=float("nan")))
+    assert verdict == "incomplete" and why == ["shuffled positives control on 0 seeds (needs 2)"]
+    assert issue_criteria(_row(seeds=1, seed_std=float("nan"), positive_seeds=1))[0] == "incomplete"
+    verdict, why = issue_criteria(_row(positive_seeds=0, shuffled_seeds=1))
+    assert verdict == "not met" and len(why) == 2
+    # 80 % of 3 seeds is 2.4: all 3 are needed; works on pandas rows too
+    assert issue_criteria(pd.Series(_row(seeds=3, positive_seeds=2)))[0] == "not met"
+    assert issue_criteria(pd.Series(_row(seeds=3, positive_seeds=3)))[0] == "met"
+
+
+def test_seed_table_pairs_on_pretrain_seed_after_averaging_eval_seeds():
+    rows = []
+
+    def add(run, method, gaze, accs):  # accs[pretrain seed][eval seed]
+        for ps, per_eval in enumerate(accs):
+            for es, acc in enumerate(per_eval):
+                rows.append(dict(run=run, method=method, gaze=gaze, pretrain_seed=ps, eval_seed=es, probe="linear", accuracy=acc))
+
+    add("moco baseline", "moco", False, [[0.40, 0.42], [0.50, 0.52], [0.45, 0.47]])
+    add("moco +McGIP", "moco", True, [[0.45, 0.47], [0.49, 0.51], [0.55, 0.57]])  # +0.05, -0.01, +0.10
+    add("moco +McGIP (shuffled positives)", "moco", True, [[0.40, 0.42], [0.50, 0.52], [0.45, 0.47]])
+    t = seed_table(pd.DataFrame(rows)).iloc[0]
+    assert t["seeds"] == 3 and t["positive_seeds"] == 2
+    assert t["gain"] == pytest.approx((0.05 - 0.01 + 0.10) / 3)
+    base, plus = np.array([0.41, 0.51, 0.46]), np.array([0.46, 0.50, 0.56])
+    assert t["seed_std"] == pytest.approx(max(np.std(base, ddof=1), np.std(plus, ddof=1)))
+    assert t["shuffled_gain"] == pytest.approx(0.0) and t["shuffled_seeds"] == 3
+    assert t["uninformative_seeds"] == 0 and np.isnan(t["uninformative_gain"])
+    assert t["verdict"] == "not met"  # positive on 2 of 3 seeds; and the uninformative control is missing
+    assert "positive on 2 of 3" in t["verdict_reasons"] and "uninformative gaze control on 0 seeds" in t["verdict_reasons"]
+
+
+@pytest.fixture(scope="module")
+def chest_runs(tmp_path_factory):
+    """The --full structure at a tiny size on the chest archive, run three times in one work folder:
+    fresh, again (everything reused), and with a changed BYOL option (only what it touches re-runs)."""
+    out = tmp_path_factory.mktemp("chest")
+    cfg = DemoConfig.quick(out=str(out), archive="chest", methods=("moco", "byol"), pretrain_seeds=(0, 1), eval_seeds=(0,),
+                           all_runs_every_seed=True, shuffled_control=True, controls_every_method=True, oracle=False,
+                           study=False, crowd=False, threads=1)
+    runs = []
+    for c in (cfg, cfg, DemoConfig.quick(**{**cfg.__dict__, "method_options": {"byol": {"gaze_memory": 16}}})):
+        logs: list[str] = []
+        runs.append((c, run_demo(c, log=logs.append), logs))
+    return runs
+
+
+def test_chest_archive_with_both_controls_for_every_method(chest_runs):
+    cfg, result, _ = chest_runs[0]
+    work = cfg.work_dir / "chest"
+    assert result.archive_root == str(work / "archive")
+    from mcgip_fast.synth import SynthArchive
+
+    assert SynthArchive.open(result.archive_root).class_names == ("clear", "nodule", "cavity", "band")
+    names = {r.name for r in result.runs}
+    assert names == {f"{m} {kind}" for m in ("moco", "byol") for kind in
+                     ("baseline", "+McGIP", "+McGIP (uninformative gaze)", "+McGIP (shuffled positives)")}
+    assert all(sorted(r.seed for r in result.runs if r.name == n) == [0, 1] for n in names)
+    # the shuffled graph: same images, same degree for every image, other partners
+    mined = PositivePairs.load(work / "pairs_multimatch.npz")
+    shuffled = PositivePairs.load(work / "pairs_multimatch_shuffled.npz")
+    assert list(shuffled.ids) == list(mined.ids)
+    assert np.array_equal(shuffled.degrees(), mined.degrees())
+    assert not np.array_equal(shuffled.keys(), mined.keys())
+    assert {r.pairs for r in result.runs if "shuffled" in r.name} == {str(work / "pairs_multimatch_shuffled.npz")}
+    m = result.mining.set_index("archive")
+    assert set(m.index) == {"informative", "uninformative", "shuffled"}
+    labels = SynthArchive.open(result.archive_root).labels()["label"].to_numpy()
+    assert m.loc["shuffled", "precision"] == pytest.approx(pair_precision(shuffled, labels)[0])
+    assert m.loc["shuffled", "pairs"] == m.loc["informative"].query("scheme == 'multimatch'")["pairs"].iloc[0]
+    # the issue's table: one row per method, each with both controls over both seeds
+    t = result.seed_table("linear").set_index("method")
+    assert list(t.index) == ["moco", "byol"]
+    assert (t["seeds"] == 2).all() and (t["uninformative_seeds"] == 2).all() and (t["shuffled_seeds"] == 2).all()
+    assert set(t["verdict"]) <= {"met", "not met"}
+
+
+def test_report_has_the_issue_table(chest_runs, tmp_path):
+    from mcgip_fast.report.markdown import write_report
+
+    _, result, _ = chest_runs[0]
+    md = write_report(result, tmp_path).read_text()
+    assert "The issue's test, chest archive, linear probe" in md
+    assert "| moco | 2 |" in md and "| byol | 2 |" in md
+    assert "shuffled positives: gain (seed std)" in md and "mcgip demo --archive chest" in md
+    crit = pd.read_csv(tmp_path / "issue_criteria.csv")
+    assert set(crit["method"]) == {"moco", "byol"} and set(crit["probe"]) == {"linear", "knn"}
+
+
+def test_rerun_reuses_every_finished_run(chest_runs):
+    (_, first, _), (cfg, again, logs) = chest_runs[0], chest_runs[1]
+    n = len(first.runs)
+    assert f"[demo] runs: 0 trained, {n} of {n} reused from earlier records" in logs
+    assert not any(name.startswith("pre-train") for name, _ in again.timings)
+    pd.testing.assert_frame_equal(first.probe_rows(), again.probe_rows())
+    pd.testing.assert_frame_equal(first.seed_table(), again.seed_table())
+    assert [r.losses for r in first.runs] == [r.losses for r in again.runs]
+    assert any("reused" in note for note in again.notes)
+    record = json.loads((cfg.work_dir / "chest" / "runs" / "byol_McGIP_seed1" / "record.json").read_text())
+    assert record["key"]["train"]["method"] == "byol" and record["key"]["train"]["seed"] == 1
+
+
+def test_changed_method_option_reruns_only_the_runs_it_changes(chest_runs):
+    (_, first, _), (cfg, changed, logs) = chest_runs[0], chest_runs[2]
+    trained = {name.split(" (seed")[0][len("pre-train "):] for name, _ in changed.timings if name.startswith("pre-train")}
+    # gaze_memory is left out of the BYOL baseline, so only BYOL's gaze runs change
+    assert trained == {"byol +McGIP", "byol +McGIP (uninformative gaze)", "byol +McGIP (shuffled positives)"}
+    assert "[demo] runs: 6 trained, 10 of 16 reused from earlier records" in logs
+    rec = json.loads((cfg.work_dir / "chest" / "runs" / "byol_McGIP_seed0" / "record.json").read_text())
+    assert rec["key"]["train"]["gaze_memory"] == 16
+    base = json.loads((cfg.work_dir / "chest" / "runs" / "byol_baseline_seed0" / "record.json").read_text())
+    assert base["key"]["train"]["gaze_memory"] == 0
+    kept = lambda result: {(r.name, r.seed): r.losses for r in result.runs if r.method == "moco" or r.name == "byol baseline"}  # noqa: E731
+    assert len(kept(first)) == 10 and kept(first) == kept(changed)

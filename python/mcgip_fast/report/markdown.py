@@ -204,11 +204,23 @@ def _archive_text(result: DemoResult) -> str:
 
 
 def _reproduce_command(cfg) -> str:
-    full = all(getattr(cfg, k) == v for k, v in FULL.items())
-    cmd = "mcgip demo --full" if full else "make demo            # or: mcgip demo --out report"
-    if cfg.archive != "mammo":
-        cmd = (cmd if full else "mcgip demo") + f" --archive {cfg.archive}"
-    return cmd
+    """The `mcgip demo` command for this report's main settings (the configuration below has every one)."""
+    from mcgip_fast.report.demo import DemoConfig
+
+    full = cfg.shuffled_control and cfg.controls_every_method
+    if not full and cfg.archive == "mammo":
+        return "make demo            # or: mcgip demo --out report"
+    ref = DemoConfig.full() if full else DemoConfig()
+    cmd = "mcgip demo" + (" --full" if full else "")
+    seq = lambda v: ",".join(map(str, v))  # noqa: E731
+    for flag, key, show in (("--archive", "archive", str), ("--methods", "methods", seq),
+                            ("--pretrain-seeds", "pretrain_seeds", seq), ("--eval-seeds", "eval_seeds", seq),
+                            ("--n-images", "n_images", str), ("--epochs", "epochs", str)):
+        if getattr(cfg, key) != getattr(ref, key):
+            cmd += f" {flag} {show(getattr(cfg, key))}"
+    for m, opts in cfg.method_options.items():
+        cmd += "".join(f" --method-option {m}.{k}={v}" for k, v in opts.items())
+    return cmd + f" --out {cfg.out}"
 
 
 def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: dict, out: Path,
