@@ -158,7 +158,7 @@ class DemoConfig:
     def full(cls, **overrides: Any) -> "DemoConfig":
         """The issue's full test (`mcgip demo --full`): all four methods, 5 pre-training seeds for every run, the
         uninformative-gaze and shuffled-positives controls for every method; no oracle, study or crowd section.
-        About 24 runs per seed (hours on 2 cores); finished runs are reused when it is run again."""
+        16 runs per pre-training seed, 80 in all (hours on 2 cores); finished runs are reused when it is run again."""
         base = dict(FULL)
         base.update(overrides)
         return cls(**base)

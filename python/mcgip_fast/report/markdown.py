@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mcgip_fast.report import plots
-from mcgip_fast.report.demo import FULL, MIN_SEEDS, POSITIVE_SHARE, DemoResult, config_dict, headline_method
+from mcgip_fast.report.demo import MIN_SEEDS, POSITIVE_SHARE, DemoResult, config_dict, headline_method
 
 
 def _fmt(mean: float, std: float, digits: int = 3) -> str:
