@@ -44,10 +44,10 @@ import pandas as pd
 
 SCHEMES = ("multimatch", "hu", "dhash")
 METHODS = ("moco", "byol", "simsiam", "simclr")
-#: TrainConfig fields the demo sets for each run itself; `train_options` and `method_options` may not.
 #: Run-name suffixes of the controls: "<method> +McGIP (uninformative gaze)", "<method> +McGIP (shuffled positives)".
 UNINFORMATIVE = "(uninformative gaze)"
 SHUFFLED = "(shuffled positives)"
+#: TrainConfig fields the demo sets for each run itself; `train_options` and `method_options` may not.
 PER_RUN_FIELDS = ("manifest", "pairs", "method", "gaze", "seed", "out_dir", "cache")
 #: What `DemoConfig.full` (`mcgip demo --full`) changes: the issue's test of every method on one archive.
 FULL = dict(
