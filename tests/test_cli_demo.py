@@ -60,7 +60,9 @@ def test_full_quick_demo_through_the_cli(tmp_path, capsys):
     crit = pd.read_csv(out / "issue_criteria.csv")
     assert sorted(crit[crit["probe"] == "linear"]["method"]) == sorted(methods)
     assert set(pd.read_csv(out / "mining.csv")["archive"]) == {"informative", "uninformative", "shuffled"}
-    assert "byol also {'gaze_memory': 16}" in md
+    from mcgip_fast.report.demo import METHOD_RECIPES
+
+    assert f"byol also {dict(METHOD_RECIPES['byol'], gaze_memory=16)}" in md  # the option on top of BYOL's recipe
 
 
 def test_demo_refuses_bad_method_options(tmp_path, capsys):

@@ -43,8 +43,8 @@ def test_quick_demo_results_are_consistent(quick_report):
     cfg = DemoConfig.quick()
     rows = pd.read_csv(out / "probe_results.csv")
     runs = set(rows["run"])
-    assert runs == {"moco baseline", "moco +McGIP", "simsiam baseline", "simsiam +McGIP", "moco +McGIP (uninformative gaze)",
-                    "moco +oracle positives (labels)"}
+    assert runs == {f"{m} {kind}" for m in ("moco", "byol", "simsiam", "simclr") for kind in ("baseline", "+McGIP")} | {
+        "moco +McGIP (uninformative gaze)"}
     assert set(rows["probe"]) == {"linear", "knn"}
     # every run is probed once per evaluation seed and probe; the headline runs once per pre-training seed too
     counts = rows.groupby(["run", "probe"]).size()
@@ -117,7 +117,7 @@ def test_cli_rejects_bad_seed_list(capsys):
 
 
 # ------------------------------------------------------------------ --full: controls, options, archives, resume
-from mcgip_fast.report.demo import FULL, issue_criteria, run_demo, seed_table, train_config  # noqa: E402
+from mcgip_fast.report.demo import FULL, METHOD_RECIPES, issue_criteria, run_demo, seed_table, train_config  # noqa: E402
 
 
 def test_full_config_is_the_issue_test():
@@ -131,10 +131,11 @@ def test_full_config_is_the_issue_test():
     cfg = DemoConfig.full(pretrain_seeds=(0, 1), archive="chest")
     assert cfg.pretrain_seeds == (0, 1) and cfg.archive == "chest" and cfg.epochs == DemoConfig().epochs
     assert cfg.validate() is cfg
-    # the default demo is unchanged: one control, for the headline method only, no shuffled control
+    # the default demo: one control, for the headline method only, no shuffled control; each method its own recipe
     d = DemoConfig()
     assert d.control and not d.shuffled_control and not d.controls_every_method and d.control_methods == ("moco",)
-    assert d.method_options == {m: {} for m in FULL["methods"]}
+    assert set(d.method_options) == set(FULL["methods"]) and d.method_options["moco"] == {}
+    assert d.method_options is not DemoConfig().method_options and d.method_options == METHOD_RECIPES
 
 
 def test_bad_archive_and_method_options():
@@ -226,7 +227,8 @@ def chest_runs(tmp_path_factory):
                            all_runs_every_seed=True, shuffled_control=True, controls_every_method=True, oracle=False,
                            study=False, crowd=False, threads=1)
     runs = []
-    for c in (cfg, cfg, DemoConfig.quick(**{**cfg.__dict__, "method_options": {"byol": {"gaze_memory": 16}}})):
+    byol_changed = {**cfg.method_options, "byol": {**cfg.method_options["byol"], "gaze_memory": 16}}
+    for c in (cfg, cfg, DemoConfig.quick(**{**cfg.__dict__, "method_options": byol_changed})):
         logs: list[str] = []
         runs.append((c, run_demo(c, log=logs.append), logs))
     return runs

@@ -23,7 +23,7 @@ EXAMPLES = """examples:
   mcgip demo --real-only                       # only the studyforrest gaze maps and study
   mcgip demo --full --out report_full/         # the issue's test: 4 methods x 5 seeds, both controls each (hours)
   mcgip demo --full --archive chest --out report_full_chest/    # the same on the second archive
-  mcgip demo --full --method-option byol.gaze_memory=256 --method-option byol.gaze_weight=0.25
+  mcgip demo --full --method-option byol.gaze_weight=0.5  # one method at another recipe
   mcgip demo --full --quick --pretrain-seeds 0,1 --out /tmp/q/  # every --full run at a tiny size
 
 Runs finished earlier with the very same settings, data, pairs and code are reused (their records are in
@@ -80,9 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="run the whole pipeline on a synthetic archive and write a report",
         description=textwrap.fill(
             "Generate a synthetic radiology archive with simulated reader gaze; mine positive pairs with "
-            "MultiMatch, Hu moments and dHash (precision against hidden labels); pre-train MoCo v2 and SimSiam, "
-            "each as a baseline and with McGIP positives (plus a control with uninformative gaze); probe the "
-            "encoders (linear, kNN) over several seeds; run the real-data study on studyforrest; when the Saliency "
+            "MultiMatch, Hu moments and dHash (precision against hidden labels); pre-train MoCo v2, BYOL, SimSiam "
+            "and SimCLR, each as a baseline and with McGIP positives at its own recipe (plus a MoCo control with "
+            "uninformative gaze); probe the encoders (linear, kNN) over several seeds; run the real-data study on studyforrest; when the Saliency "
             "in Crowd data is found, mine same-reader pairs from its 16 viewers and pre-train and probe on crowd level; write "
             "report/report.md with plots. About 15 minutes on 2 CPU cores with the defaults. --full runs the issue's "
             "test instead: all four methods (MoCo v2, BYOL, SimSiam, SimCLR), 5 pre-training seeds each, baseline, "
@@ -128,7 +128,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "byol.gaze_memory=256; repeatable (gaze_memory is left out of baselines: it holds gaze positives)")
     p.add_argument("--no-reuse", action="store_true",
                    help="train and probe every run anew instead of reusing records of runs finished with the same settings")
-    p.add_argument("--no-oracle", action="store_true", help="skip the diagnostic run with same-class positives from the labels")
+    p.add_argument("--oracle", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run the diagnostic MoCo run with same-class positives from the labels (default: off)")
     p.add_argument("--no-study", action="store_true", help="skip the real-data study")
     p.add_argument("--no-crowd", action="store_true", help="skip the real images with real gaze (Saliency in Crowd) section")
     p.add_argument("--crowd-data", type=Path, default=None,
@@ -146,7 +147,7 @@ def _config(args: argparse.Namespace):
     overrides = dict(out=str(args.out), work=str(args.work) if args.work else None, threads=args.threads,
                      progress=args.progress, crowd_data=str(args.crowd_data) if args.crowd_data else None)
     # a "--no-..." flag turns its part off; without it the part keeps its default (the demo's or --full's)
-    for flag, key in (("no_control", "control"), ("no_oracle", "oracle"), ("no_study", "study"), ("no_crowd", "crowd"),
+    for flag, key in (("no_control", "control"), ("no_study", "study"), ("no_crowd", "crowd"),
                       ("no_reuse", "reuse")):
         if getattr(args, flag):
             overrides[key] = False
@@ -156,7 +157,8 @@ def _config(args: argparse.Namespace):
                      ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds"),
                      ("k", "k"), ("rule", "rule"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
                      ("loss_average", "loss_average"), ("lr", "lr"), ("archive", "archive"),
-                     ("shuffled_control", "shuffled_control"), ("controls_every_method", "controls_every_method")):
+                     ("shuffled_control", "shuffled_control"), ("controls_every_method", "controls_every_method"),
+                     ("oracle", "oracle")):
         v = getattr(args, arg)
         if v is not None:
             overrides[key] = v
