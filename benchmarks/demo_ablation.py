@@ -24,17 +24,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _value(text: str):
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -42,6 +31,7 @@ def main(argv: list[str]) -> int:
     import torch
 
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+    from mcgip_fast.cli.demo import parse_value
     from mcgip_fast.eval import evaluate_encoder
     from mcgip_fast.mining import PositivePairs, mine
     from mcgip_fast.report.demo import DemoConfig, oracle_pairs, pair_precision
@@ -81,7 +71,7 @@ def main(argv: list[str]) -> int:
                    width=demo.width, epochs=demo.epochs, batch_size=demo.batch_size, queue_size=demo.queue_size,
                    optimizer=demo.optimizer, lr=demo.lr, crop_min_scale=demo.crop_min_scale, momentum=demo.moco_momentum,
                    method="moco", seed=demo.pretrain_seeds[0])
-    options.update({key: _value(v) for key, v in opts.items()})
+    options.update({key: parse_value(v) for key, v in opts.items()})
     t0 = time.perf_counter()
     res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
                             gaze=pairs_path is not None and kind != "baseline", device="cpu", out_dir=str(work / "runs" / name), progress=False,

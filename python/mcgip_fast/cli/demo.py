@@ -31,7 +31,8 @@ Runs finished earlier with the very same settings, data, pairs and code are reus
 """
 
 
-def _value(text: str):
+def parse_value(text: str):
+    """An option value as typed: true/false, none/null, an int, a float, else the text."""
     low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
@@ -55,7 +56,7 @@ def _method_option(text: str) -> tuple[str, str, object]:
         raise argparse.ArgumentTypeError(f"expected METHOD.OPTION=VALUE (e.g. byol.gaze_memory=256), got {text!r}")
     if method not in METHODS:
         raise argparse.ArgumentTypeError(f"unknown method {method!r} in {text!r}; choose from {', '.join(METHODS)}")
-    return method, option.strip().replace("-", "_"), _value(value)
+    return method, option.strip().replace("-", "_"), parse_value(value)
 
 
 def _ints(text: str) -> tuple[int, ...]:
