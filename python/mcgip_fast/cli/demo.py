@@ -85,7 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and SimCLR, each as a baseline and with McGIP positives at its own recipe (plus a MoCo control with "
             "uninformative gaze); probe the encoders (linear, kNN) over several seeds; run the real-data study on studyforrest; when the Saliency "
             "in Crowd data is found, mine same-reader pairs from its 16 viewers and pre-train and probe on crowd level; write "
-            "report/report.md with plots. About 15 minutes on 2 CPU cores with the defaults. --full runs the issue's "
+            "report/report.md with plots. About 18 minutes on 2 CPU cores with the defaults. --full runs the issue's "
             "test instead: all four methods (MoCo v2, BYOL, SimSiam, SimCLR), 5 pre-training seeds each, baseline, "
             "+McGIP and the uninformative-gaze and shuffled-positives controls for every method, and a table of "
             "whether +McGIP beats each baseline by more than the seed std (hours; resumable).",
