@@ -42,8 +42,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from mcgip_fast.train.config import METHOD_NAMES as METHODS  # torch-free: the demo's methods are the trainer's
+
 SCHEMES = ("multimatch", "hu", "dhash")
-METHODS = ("moco", "byol", "simsiam", "simclr")
 #: Run-name suffixes of the controls: "<method> +McGIP (uninformative gaze)", "<method> +McGIP (shuffled positives)".
 UNINFORMATIVE = "(uninformative gaze)"
 SHUFFLED = "(shuffled positives)"
@@ -186,7 +187,7 @@ class DemoConfig:
             raise ValueError(f"train_scheme {self.train_scheme!r} must be one of the mined schemes {self.schemes}")
         for m in self.methods:
             if m not in METHODS:
-                raise ValueError(f"unknown method {m!r}; choose from moco, byol, simsiam, simclr")
+                raise ValueError(f"unknown method {m!r}; choose from {', '.join(METHODS)}")
         if self.archive not in _archive_names():
             raise ValueError(f"unknown archive {self.archive!r}; choose from {_archive_names()}")
         from mcgip_fast.train.config import BACKBONE_NAMES, LOSS_AVERAGES, POOL_NAMES, STEM_NAMES

@@ -83,6 +83,8 @@ class GazeMethod(nn.Module):
         w = self.unbalanced_weights(anchors, candidates)
         if exclude is not None:
             w = w.masked_fill(exclude, 0.0)
+        if self.gaze_weight is None:  # no (B, M) same-image mask to build on every step
+            return w
         return self.balance(w, self.same_image(anchors, candidates))
 
     def unbalanced_weights(self, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

@@ -87,16 +87,19 @@ class MoCo(GazeMethod):
         queue_ids = queue_ids.to(index.device)
         if self.in_batch_keys:
             batch_logits = q @ k_all.to(q.dtype).T
-            w_batch, own_batch = self.unbalanced_weights(index, ids_all), self.same_image(index, ids_all)
+            batch_ids = ids_all
+            w_batch = self.unbalanced_weights(index, ids_all)
         else:  # one column: each query's own key
             batch_logits = (q * k.to(q.dtype)).sum(dim=1, keepdim=True)
-            w_batch, own_batch = torch.ones(b, 1, device=q.device), torch.ones(b, 1, dtype=torch.bool, device=q.device)
-        if self.gaze:
-            w_queue, own_queue = self.unbalanced_weights(index, queue_ids), self.same_image(index, queue_ids)
-        else:  # baseline: every queue entry is a negative (even an older key of the same image), as in MoCo
-            w_queue = torch.zeros(b, queue_ids.shape[0], device=q.device)
-            own_queue = torch.zeros_like(w_queue, dtype=torch.bool)
-        weights = self.balance(torch.cat([w_batch, w_queue], dim=1), torch.cat([own_batch, own_queue], dim=1))
+            batch_ids = None
+            w_batch = torch.ones(b, 1, device=q.device)
+        # baseline: every queue entry is a negative (even an older key of the same image), as in MoCo
+        w_queue = self.unbalanced_weights(index, queue_ids) if self.gaze else torch.zeros(b, queue_ids.shape[0], device=q.device)
+        weights = torch.cat([w_batch, w_queue], dim=1)
+        if self.gaze_weight is not None:
+            own_batch = self.same_image(index, batch_ids) if batch_ids is not None else torch.ones_like(w_batch, dtype=torch.bool)
+            own_queue = self.same_image(index, queue_ids) & self.gaze
+            weights = self.balance(weights, torch.cat([own_batch, own_queue], dim=1))
         logits = torch.cat([batch_logits, q @ queue_keys.T], dim=1) / self.temperature
         loss = multi_positive_infonce(logits, weights, average=self.loss_average)
         self.queue.enqueue(k_all, ids_all)
