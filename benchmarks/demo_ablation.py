@@ -36,6 +36,7 @@ def main(argv: list[str]) -> int:
     from mcgip_fast.mining import PositivePairs, mine
     from mcgip_fast.report.demo import DemoConfig, oracle_pairs, pair_precision
     from mcgip_fast.mining.controls import shuffle_positives
+    from mcgip_fast.mining.schemes.multimatch import MCGIP_WEIGHTS
     from mcgip_fast.synth import GENERATORS, SynthArchive
     from mcgip_fast.train import TrainConfig, train
 
@@ -46,6 +47,10 @@ def main(argv: list[str]) -> int:
     kind, k, rule = opts.pop("kind", "baseline"), int(opts.pop("k", demo.k)), opts.pop("rule", demo.rule)
     generator = opts.pop("archive", "mammo")
     shuffle_seed = int(opts.pop("shuffle_seed", 0))
+    # MultiMatch weights for mining: "mcgip" (0.1, 0.1, 0.1, 0.1, 0.6) or "equal" (0.2 each)
+    mm_weights = opts.pop("mm_weights", "mcgip")
+    named = {"mcgip": MCGIP_WEIGHTS, "equal": (0.2,) * 5}
+    weights = named[mm_weights] if mm_weights in named else tuple(float(v) for v in mm_weights.split(","))
     config_class, generate = GENERATORS[generator]
     root = work / (f"archive_{img}_{n}_{info:g}" + ("" if generator == "mammo" else f"_{generator}"))
     arch = SynthArchive.open(root) if (root / "meta.json").exists() else generate(
@@ -54,15 +59,15 @@ def main(argv: list[str]) -> int:
     pairs_path = None
     # a baseline with the gaze batch sampler reads the mined graph for its batches only (gaze=False)
     if kind in ("mcgip", "shuffled") or (kind == "baseline" and opts.get("batch_sampler") == "gaze"):
-        pairs_path = root / f"pairs_multimatch_{rule}{k}.npz"
+        pairs_path = root / (f"pairs_multimatch_{rule}{k}" + ("" if mm_weights == "mcgip" else f"_{mm_weights}") + ".npz")
         if not pairs_path.exists():
-            pairs = mine(arch.gaze(), "multimatch", rule, k=k)
+            pairs = mine(arch.gaze(), "multimatch", rule, k=k, scheme_options={"weights": weights})
             pairs.save(pairs_path)
             print("pair precision", pair_precision(pairs, labels))
         if kind == "shuffled":
             shuffled = shuffle_positives(PositivePairs.load(pairs_path), seed=shuffle_seed)
             print("shuffled pair precision", pair_precision(shuffled, labels))
-            pairs_path = shuffled.save(root / f"pairs_multimatch_{rule}{k}_shuffled{shuffle_seed}.npz")
+            pairs_path = shuffled.save(pairs_path.with_name(pairs_path.stem + f"_shuffled{shuffle_seed}.npz"))
     elif kind == "oracle":
         pairs_path = oracle_pairs(arch.manifest()["image_id"].to_numpy(), labels, k, 0).save(root / f"oracle_{k}.npz")
     elif kind != "baseline":
@@ -84,7 +89,7 @@ def main(argv: list[str]) -> int:
         acc = df.set_index("probe")["accuracy"]
         lin.append(acc["linear"])
         knn.append(acc["knn@20"])
-    line = (f"{name}: archive={generator} kind={kind} info={info:g} rule={rule} k={k} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
+    line = (f"{name}: archive={generator} kind={kind} info={info:g} rule={rule} k={k} mm_weights={mm_weights} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
             f"knn {np.mean(knn):.3f}±{np.std(knn, ddof=1):.3f} train {seconds:.0f}s on {torch.get_num_threads()} thread(s)")
     print(line)
     with open(work / "results.txt", "a") as f:

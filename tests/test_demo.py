@@ -63,7 +63,9 @@ def test_quick_demo_results_are_consistent(quick_report):
 
     timings = pd.read_csv(out / "timings.csv")
     assert timings["seconds"].ge(0).all()
-    assert any(s.startswith("pre-train") for s in timings["stage"])
+    assert any(s.startswith("pre-train and probe") for s in timings["stage"])
+    runs = pd.read_csv(out / "run_timings.csv")
+    assert runs["seconds"].gt(0).all() and len(runs) == 2 * len(rows.groupby(["run", "pretrain_seed"]))
     assert "write report" in set(timings["stage"])
 
     res = json.loads((out / "results.json").read_text())
@@ -281,7 +283,7 @@ def test_rerun_reuses_every_finished_run(chest_runs):
     (_, first, _), (cfg, again, logs) = chest_runs[0], chest_runs[1]
     n = len(first.runs)
     assert f"[demo] runs: 0 trained, {n} of {n} reused from earlier records" in logs
-    assert not any(name.startswith("pre-train") for name, _ in again.timings)
+    assert not any(name.startswith("pre-train") for name, _ in again.timings) and not again.run_timings
     pd.testing.assert_frame_equal(first.probe_rows(), again.probe_rows())
     pd.testing.assert_frame_equal(first.seed_table(), again.seed_table())
     assert [r.losses for r in first.runs] == [r.losses for r in again.runs]
@@ -292,7 +294,7 @@ def test_rerun_reuses_every_finished_run(chest_runs):
 
 def test_changed_method_option_reruns_only_the_runs_it_changes(chest_runs):
     (_, first, _), (cfg, changed, logs) = chest_runs[0], chest_runs[2]
-    trained = {name.split(" (seed")[0][len("pre-train "):] for name, _ in changed.timings if name.startswith("pre-train")}
+    trained = {name.split(" (seed")[0][len("pre-train "):] for name, _ in changed.run_timings if name.startswith("pre-train")}
     # gaze_memory is left out of the BYOL baseline, so only BYOL's gaze runs change
     assert trained == {"byol +McGIP", "byol +McGIP (uninformative gaze)", "byol +McGIP (shuffled positives)"}
     assert "[demo] runs: 6 trained, 10 of 16 reused from earlier records" in logs
@@ -302,3 +304,47 @@ def test_changed_method_option_reruns_only_the_runs_it_changes(chest_runs):
     assert base["key"]["train"]["gaze_memory"] == 0
     kept = lambda result: {(r.name, r.seed): r.losses for r in result.runs if r.method == "moco" or r.name == "byol baseline"}  # noqa: E731
     assert len(kept(first)) == 10 and kept(first) == kept(changed)
+
+
+def test_parallel_runs_give_the_numbers_of_runs_one_after_another(chest_runs, tmp_path):
+    """Two runs in two spawned worker processes equal the same runs in this process (same thread count),
+    each reported under its own index; a failing run's error reaches the caller."""
+    from dataclasses import replace
+
+    from mcgip_fast.report.demo import train_config
+    from mcgip_fast.report.runs import RunJob, run_jobs
+    from mcgip_fast.synth import SynthArchive
+
+    base, result, _ = chest_runs[0]
+    archive = SynthArchive.open(result.archive_root)
+    pairs = base.work_dir / "chest" / "pairs_multimatch.npz"
+
+    def jobs(folder):
+        cfg = replace(base, epochs=1)
+        return [RunJob(train_config(cfg, archive.manifest_path, pairs if gaze else None, method, gaze, seed,
+                                    tmp_path / folder / f"{method}{seed}"), archive.manifest_path, archive.labels_path)
+                for method, gaze, seed in (("moco", True, 0), ("byol", False, 1))]
+
+    side_by_side = dict(run_jobs(jobs("parallel"), replace(base, parallel_runs=2, torch_threads=1)))
+    one_by_one = dict(run_jobs(jobs("serial"), replace(base, parallel_runs=1, torch_threads=1)))
+    assert sorted(side_by_side) == sorted(one_by_one) == [0, 1]
+    for i in (0, 1):
+        assert side_by_side[i].losses == one_by_one[i].losses
+        pd.testing.assert_frame_equal(side_by_side[i].results, one_by_one[i].results)
+    assert side_by_side[0].losses != side_by_side[1].losses
+
+    broken = jobs("broken")
+    broken[1] = replace(broken[1], train=replace(broken[1].train, manifest=str(tmp_path / "missing.csv")))
+    with pytest.raises(Exception, match="missing.csv"):
+        list(run_jobs(broken, replace(base, parallel_runs=2, torch_threads=1)))
+
+
+def test_parallel_run_options_are_checked(capsys):
+    with pytest.raises(ValueError, match="parallel_runs"):
+        DemoConfig(parallel_runs=0).validate()
+    with pytest.raises(ValueError, match="torch_threads"):
+        DemoConfig(torch_threads=0).validate()
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert "--parallel-runs" in out and "--torch-threads" in out

@@ -136,6 +136,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crowd-data", type=Path, default=None,
                    help="folder of the crowd data (fixations.csv, labels.csv, manifest.csv, images/) (default: $MCGIP_CROWD_DATA, else ../shared/data/crowd beside the repository; skipped with a note when absent)")
     p.add_argument("--threads", type=int, default=None, help="kernel threads (default: all cores)")
+    p.add_argument("--parallel-runs", type=int, default=None,
+                   help=f"pre-training runs side by side, each in its own process (default {d.parallel_runs}; 1: one after another)")
+    p.add_argument("--torch-threads", type=int, default=None,
+                   help="torch threads per run (default: the cores shared out among the parallel runs); "
+                        "a run's numbers depend on this count")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(run=run)
 
@@ -159,7 +164,7 @@ def _config(args: argparse.Namespace):
                      ("k", "k"), ("rule", "rule"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
                      ("loss_average", "loss_average"), ("lr", "lr"), ("archive", "archive"),
                      ("shuffled_control", "shuffled_control"), ("controls_every_method", "controls_every_method"),
-                     ("oracle", "oracle")):
+                     ("oracle", "oracle"), ("parallel_runs", "parallel_runs"), ("torch_threads", "torch_threads")):
         v = getattr(args, arg)
         if v is not None:
             overrides[key] = v

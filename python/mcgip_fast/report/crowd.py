@@ -107,8 +107,8 @@ def run_crowd(cfg, work: Path, log: Callable[[str], None] = print, stage=None) -
     """Mine, pre-train and probe on the crowd data (see the module docs); `cfg` is the `DemoConfig`."""
     from mcgip_fast.gaze import read_table
     from mcgip_fast.mining import mine
-    from mcgip_fast.report.demo import RunRecord, _evaluate, chance_precision, image_cache, pair_precision, train_config
-    from mcgip_fast.train import train
+    from mcgip_fast.report.demo import RunRecord, chance_precision, image_cache, pair_precision, train_config
+    from mcgip_fast.report.runs import RunJob, run_jobs
 
     root = find_crowd_data(cfg.crowd_data)
     if root is None:
@@ -148,20 +148,18 @@ def run_crowd(cfg, work: Path, log: Callable[[str], None] = print, stage=None) -
                          f"mutual top-{cfg.crowd_k}" if cfg.rule == "mutual" else f"top-{cfg.crowd_k}", mining, validation=archive.report.summary())
     with stage("crowd: prepare image cache"):
         cache = image_cache(manifest_file, cfg)
-    for seed in cfg.crowd_pretrain_seeds:
-        for name, use_gaze in (("moco baseline", False), ("moco +McGIP", True)):
-            tag = name.replace(" ", "_").replace("+", "")
-            with stage(f"crowd: pre-train {name} (seed {seed})"):
-                t0 = time.perf_counter()
-                tres = train(train_config(cfg, manifest_file, pairs_path if use_gaze else None, "moco", use_gaze, seed,
-                                          work / "runs" / f"crowd_{tag}_seed{seed}", cache=cache))
-                train_s = time.perf_counter() - t0
-            with stage(f"crowd: evaluate {name} (seed {seed})"):
-                t0 = time.perf_counter()
-                res = _evaluate(tres.encoder_path, manifest_file, label_file, cfg)
-                eval_s = time.perf_counter() - t0
-            result.runs.append(RunRecord(name, "moco", use_gaze, str(pairs_path) if use_gaze else None, int(seed),
-                                         str(tres.encoder_path), list(tres.losses), train_s, eval_s, res))
+    runs = [(seed, name, use_gaze) for seed in cfg.crowd_pretrain_seeds
+            for name, use_gaze in (("moco baseline", False), ("moco +McGIP", True))]
+    jobs = [RunJob(train_config(cfg, manifest_file, pairs_path if use_gaze else None, "moco", use_gaze, seed,
+                                work / "runs" / f"crowd_{name.replace(' ', '_').replace('+', '')}_seed{seed}", cache=cache),
+                   manifest_file, label_file) for seed, name, use_gaze in runs]
+    slots: list = [None] * len(runs)
+    with stage(f"crowd: pre-train and probe {len(jobs)} runs ({min(cfg.parallel_runs, len(jobs))} at a time)"):
+        for i, out in run_jobs(jobs, cfg):
+            seed, name, use_gaze = runs[i]
+            slots[i] = RunRecord(name, "moco", use_gaze, str(pairs_path) if use_gaze else None, int(seed),
+                                 out.encoder_path, out.losses, out.train_seconds, out.eval_seconds, out.results)
+    result.runs.extend(slots)
     return result
 
 

@@ -85,6 +85,7 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
     if result.mining is not None:
         result.mining.to_csv(out / "mining.csv", index=False)
     pd.DataFrame(result.timings, columns=["stage", "seconds"]).to_csv(out / "timings.csv", index=False)
+    pd.DataFrame(result.run_timings, columns=["run", "seconds"]).to_csv(out / "run_timings.csv", index=False)
     if result.study is not None:
         result.study.full.to_csv(out / "study_measures.csv", index=False)
         result.study.summary.to_csv(out / "study_held_out.csv", index=False)
@@ -96,6 +97,7 @@ def write_report(result: DemoResult, out: str | Path | None = None) -> Path:
     (out / "results.json").write_text(json.dumps({
         "config": config_dict(cfg),
         "timings": result.timings,
+        "run_timings": result.run_timings,
         "total_seconds": result.stage_seconds(),
         "checks": result.checks,
         "mining": [] if result.mining is None else result.mining.to_dict(orient="records"),
@@ -387,6 +389,11 @@ def _markdown(result: DemoResult, summary: pd.DataFrame, comps: dict, figures: d
     for name, s in result.timings:
         L.append(f"| {name} | {s:.1f} |")
     L.append(f"| **total** | **{result.stage_seconds():.1f}** |")
+    if result.run_timings:
+        at_once = cfg.parallel_runs
+        L += ["", f"Each run's own times (`run_timings.csv`; {at_once} run{'s' if at_once != 1 else ''} at a time, so with "
+              "more than one they overlap inside the stage above):", "", "| run | seconds |", "| --- | --- |"]
+        L += [f"| {name} | {s:.1f} |" for name, s in result.run_timings]
     if result.notes:
         L += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
     L += ["", "## Reproduce", "", "```", _reproduce_command(cfg), "```", "",

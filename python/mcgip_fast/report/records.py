@@ -10,6 +10,8 @@ again, only when the key it would write is equal:
 * the content of the images it trains on and of the labels it is probed with (a hash of the manifest, every
   image file and the label file), and of its pairs file (ids, graph and scores; not the mining timings);
 * the probe settings (evaluation seeds, kNN k, input size);
+* the torch thread count of the run (CPU float sums are ordered by the thread split, so 1 and 2 threads give
+  slightly different numbers);
 * the source of `mcgip_fast.train` and `mcgip_fast.eval` and the torch version, so numbers from older
   training or probe code are never mixed with new ones.
 
@@ -87,10 +89,10 @@ def code_fingerprint() -> dict[str, str]:
 
 
 def run_key(name: str, train_config, *, data: str, pairs: str | None, eval_data: str, labels: str | None,
-            eval_seeds, knn_k: int, image_size: int) -> dict[str, Any]:
+            eval_seeds, knn_k: int, image_size: int, torch_threads: int) -> dict[str, Any]:
     """Everything that decides a run's numbers (see the module docs), as plain JSON types."""
     train = {k: v for k, v in train_config.to_dict().items() if k not in NEUTRAL_FIELDS}
-    key = dict(version=RECORD_VERSION, name=name, train=train, data=data, pairs=pairs,
+    key = dict(version=RECORD_VERSION, name=name, train=train, data=data, pairs=pairs, torch_threads=int(torch_threads),
                eval=dict(data=eval_data, labels=labels, seeds=[int(s) for s in eval_seeds], knn_k=int(knn_k),
                          image_size=int(image_size)),
                code=code_fingerprint())
