@@ -75,6 +75,9 @@ class GazeMethod(nn.Module):
         self.loss_average = loss_average
         self.gaze_weight = None if gaze_weight is None else float(gaze_weight)
         self.memory: KeyQueue | None = None  # see `init_gaze_memory`
+        # Gaze warm-up: the training loop sets this from the global step (so a resumed run gets the same
+        # value); gaze positives weigh gaze_scale times their weight, the own image's views keep theirs.
+        self.gaze_scale = 1.0
 
     def positive_weights(self, anchors: torch.Tensor, candidates: torch.Tensor,
                          exclude: torch.Tensor | None = None) -> torch.Tensor:
@@ -88,9 +91,13 @@ class GazeMethod(nn.Module):
         return self.balance(w, self.same_image(anchors, candidates))
 
     def unbalanced_weights(self, anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-        """The look-up's weights: 1 (or the mined score) per positive, gaze positives dropped at `drop_positive_p`."""
-        return self.lookup.weights(anchors, candidates, soft=self.soft_weights,
-                                   drop_p=self.drop_positive_p if self.gaze else 0.0)
+        """The look-up's weights: 1 (or the mined score) per positive, gaze positives dropped at `drop_positive_p`
+        and scaled by `gaze_scale` (during the gaze warm-up)."""
+        w = self.lookup.weights(anchors, candidates, soft=self.soft_weights,
+                                drop_p=self.drop_positive_p if self.gaze else 0.0)
+        if self.gaze and self.gaze_scale < 1.0:
+            w = torch.where(self.same_image(anchors, candidates), w, w * self.gaze_scale)
+        return w
 
     @staticmethod
     def same_image(anchors: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

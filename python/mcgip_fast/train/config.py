@@ -57,6 +57,9 @@ class TrainConfig:
     gaze_weight: float | None = _f(None, "balance each anchor's positives: its own image's views share weight 1 and its gaze "
                                    "positives share this weight (0 = baseline-like); default: every positive weighs 1, so "
                                    "many gaze positives outweigh the own view")
+    gaze_warmup_epochs: float = _f(0.0, "gaze warm-up: gaze positives' weight rises linearly from 0 to 1 over this many epochs "
+                                   "(the own image's views keep weight 1), so the encoder learns instance features before "
+                                   "cross-image positives can pull it into a collapsed state; 0 = full weight from the start")
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
     gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
                           "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
@@ -145,6 +148,9 @@ class TrainConfig:
             bad(f"max_steps must be at least 1, got {self.max_steps}")
         if not 0.0 <= self.drop_positive_p <= 1.0:
             bad(f"drop_positive_p must be in [0, 1], got {self.drop_positive_p}")
+        if isinstance(self.gaze_warmup_epochs, bool) or not isinstance(self.gaze_warmup_epochs, (int, float)) \
+                or not (math.isfinite(self.gaze_warmup_epochs) and self.gaze_warmup_epochs >= 0.0):
+            bad(f"gaze_warmup_epochs must be a finite number >= 0, got {self.gaze_warmup_epochs!r}")
         if self.gaze_weight is not None and not (math.isfinite(self.gaze_weight) and self.gaze_weight >= 0.0):
             bad(f"gaze_weight must be a finite number >= 0, got {self.gaze_weight}")
         if not 0.0 <= self.solarize_p <= 1.0:

@@ -30,7 +30,7 @@ __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosi
 #: Options that must not change between a run and its resume.
 RESUME_KEYS = ("method", "gaze", "backbone", "stem", "pool", "width", "in_channels", "image_size", "batch_size", "queue_size",
                "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "batch_sampler", "positives_per_anchor",
-               "gaze_memory")
+               "gaze_memory", "gaze_weight", "gaze_warmup_epochs", "loss_average")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -77,6 +77,14 @@ def cosine_schedule(total_steps: int, warmup_steps: int) -> Callable[[int], floa
             return (step + 1) / warmup_steps
         span = max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup_steps, span) / span))
+    return f
+
+
+def gaze_warmup(warmup_steps: float) -> Callable[[int], float]:
+    """Weight of the gaze positives at a global step: a linear ramp from 0 to 1 over `warmup_steps`
+    (a function of the step alone, so a resumed run gets the same weights)."""
+    def f(step: int) -> float:
+        return 1.0 if step >= warmup_steps else step / warmup_steps
     return f
 
 
@@ -368,6 +376,7 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
 
     gaze_counts: list[float] = []
     last_ckpt = global_step if cfg.resume else None
+    gaze_scale = gaze_warmup(cfg.gaze_warmup_epochs * sampler.steps_per_epoch)
 
     def checkpoint(epoch: int, step_in_epoch: int) -> None:
         nonlocal last_ckpt
@@ -396,6 +405,7 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
                 view1, view2, index = to_views(batch, dataset.augment, device, in_channels=cfg.in_channels,
                                                non_blocking=run.pin_memory, channels_last=run.channels_last)
                 loader_wait, augment_time = t_batch - t_wait, time.perf_counter() - t_batch
+                method.gaze_scale = gaze_scale(global_step)
                 out = _optimise(run, model, optimizer, scheduler, scaler, view1, view2, index, global_step, epoch, last_ckpt)
                 global_step += 1
                 step_in_epoch += 1
