@@ -40,7 +40,11 @@ def register(subparsers) -> None:
 
     sch = p.add_argument_group("scheme (what similarity means; scores are similarities, higher = more similar)")
     sch.add_argument("--scheme", default="multimatch", help="multimatch (scanpaths), hu (heatmap Hu moments) or dhash (heatmap difference hash) (default: multimatch)")
-    sch.add_argument("--weights", nargs=5, type=float, metavar=("VEC", "DIR", "LEN", "POS", "DUR"), help="multimatch: weights of the five dimensions (default: McGIP's 0.1 0.1 0.1 0.1 0.6)")
+    sch.add_argument("--weights", nargs="+", metavar="W",
+                     help="multimatch: weights of the five dimensions VEC DIR LEN POS DUR (default: McGIP's 0.1 0.1 0.1 0.1 0.6), "
+                          "or 'reader-invariant': fitted on the archive from its reader ids (--reader-col), no labels: "
+                          "dimensions on which one reader's scanpaths are alike whatever the image get little weight "
+                          "(the fitted weights are printed and stored in the pairs' params)")
     sch.add_argument("--grouping", action="store_true", help="multimatch: simplify scanpaths (group saccades by direction and length) before comparing")
     sch.add_argument("--tdir", type=float, help="multimatch: direction threshold in degrees for --grouping (default 0)")
     sch.add_argument("--tdur", type=float, help="multimatch: duration threshold in seconds for --grouping (default 0)")
@@ -87,9 +91,23 @@ def register(subparsers) -> None:
     p.set_defaults(run=run_mine)
 
 
+def _weights(values: list[str] | None):
+    if not values:
+        return None
+    if values == ["reader-invariant"]:
+        return "reader-invariant"
+    try:
+        weights = tuple(float(v) for v in values)
+    except ValueError:
+        weights = ()
+    if len(weights) != 5:
+        raise ValueError(f"--weights takes 5 numbers (VEC DIR LEN POS DUR) or 'reader-invariant', got {' '.join(values)}")
+    return weights
+
+
 def scheme_options(args) -> dict:
     opts = {
-        "weights": tuple(args.weights) if args.weights else None,
+        "weights": _weights(args.weights),
         "screen": tuple(args.screen) if args.screen else None,
         "grouping": True if args.grouping else None,
         "tdir": args.tdir,
@@ -103,6 +121,17 @@ def scheme_options(args) -> dict:
         "candidates": args.candidates if args.scheme != "multimatch" else None,
     }
     return {k: v for k, v in opts.items() if v is not None}
+
+
+def weight_fit_lines(params: dict) -> list[str]:
+    """The fitted reader-invariant weights, for the console."""
+    fit = params.get("weight_fit")
+    if not fit:
+        return []
+    names = ("vector", "direction", "length", "position", "duration")
+    return [f"reader-invariant weights: {', '.join(f'{n} {w:.3f}' for n, w in zip(names, params['weights']))} "
+            f"(reader effects {', '.join(f'{e:.2f}' for e in fit['reader_effects'])}; {fit['same_reader_pairs']} same-reader "
+            f"and {fit['cross_reader_pairs']} cross-reader pairs of {fit['readers']} readers)"]
 
 
 def aggregate_lines(aggregate: dict | None) -> list[str]:
@@ -168,6 +197,7 @@ def run_mine(args) -> int:
         f"degree: min {deg.min()}, median {float(__import__('numpy').median(deg)):g}, mean {deg.mean():.2f}, max {deg.max()}, isolated {(deg == 0).sum()}",
         *report.summary_lines(),
         *aggregate_lines(pairs.params.get("aggregate")),
+        *weight_fit_lines(pairs.params),
         f"time: {report.seconds:.2f} s",
         f"wrote {out}, {summary_path}, {plot_path}",
     ]
