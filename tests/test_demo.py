@@ -347,4 +347,22 @@ def test_parallel_run_options_are_checked(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     out = capsys.readouterr().out
-    assert "--parallel-runs" in out and "--torch-threads" in out
+    assert "--parallel-runs" in out and "--torch-threads" in out and "--mm-weights" in out
+
+
+def test_reader_invariant_mining_in_the_demo(tmp_path):
+    """--mm-weights reader-invariant: the chest archive's pairs are mined with weights fitted from its
+    readers (noted in the report), and purer than with McGIP's weights."""
+    cfg = DemoConfig.quick(out=str(tmp_path), archive="chest", methods=("moco",), pretrain_seeds=(0,), eval_seeds=(0,),
+                           mm_weights="reader-invariant", study=False, crowd=False, control=False, oracle=False,
+                           epochs=1, threads=1)
+    logs: list[str] = []
+    result = run_demo(cfg, log=logs.append)
+    pairs = PositivePairs.load(cfg.work_dir / "chest" / "pairs_multimatch.npz")
+    assert pairs.params["weights_from"] == "reader-invariant"
+    assert any("fitted reader-invariant" in n for n in result.notes)
+    from mcgip_fast.report.markdown import _reproduce_command
+
+    assert "--mm-weights reader-invariant" in _reproduce_command(cfg)
+    with pytest.raises(ValueError, match="mm_weights"):
+        DemoConfig(mm_weights="equal").validate()

@@ -112,6 +112,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-seeds", type=_ints, default=None, help=f"evaluation seeds (default {','.join(map(str, d.eval_seeds))})")
     p.add_argument("--k", type=int, default=None, help=f"top-k most gaze-similar images mined per image (default {d.k})")
     p.add_argument("--rule", choices=["topk", "mutual"], default=None, help=f"mining rule: top-k union or mutual top-k (default {d.rule})")
+    p.add_argument("--mm-weights", choices=["mcgip", "reader-invariant"], default=None,
+                   help=f"MultiMatch weights for mining: McGIP's (0.1, 0.1, 0.1, 0.1, 0.6) or fitted from reader ids, no labels (default {d.mm_weights})")
     p.add_argument("--backbone", choices=BACKBONE_NAMES, default=None, help=f"encoder (default {d.backbone})")
     p.add_argument("--stem", choices=STEM_NAMES, default=None, help=f"encoder stem (default {d.stem})")
     p.add_argument("--pool", choices=POOL_NAMES, default=None, help=f"encoder global pooling (default {d.pool})")
@@ -161,7 +163,7 @@ def _config(args: argparse.Namespace):
         overrides["crowd"] = False
     for arg, key in (("n_images", "n_images"), ("informativeness", "informativeness"), ("epochs", "epochs"),
                      ("methods", "methods"), ("pretrain_seeds", "pretrain_seeds"), ("eval_seeds", "eval_seeds"),
-                     ("k", "k"), ("rule", "rule"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
+                     ("k", "k"), ("rule", "rule"), ("mm_weights", "mm_weights"), ("backbone", "backbone"), ("stem", "stem"), ("pool", "pool"),
                      ("loss_average", "loss_average"), ("lr", "lr"), ("archive", "archive"),
                      ("shuffled_control", "shuffled_control"), ("controls_every_method", "controls_every_method"),
                      ("oracle", "oracle"), ("parallel_runs", "parallel_runs"), ("torch_threads", "torch_threads")):

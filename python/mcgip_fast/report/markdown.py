@@ -210,14 +210,15 @@ def _reproduce_command(cfg) -> str:
     from mcgip_fast.report.demo import DemoConfig
 
     full = cfg.shuffled_control and cfg.controls_every_method
-    if not full and cfg.archive == "mammo":
+    if not full and cfg.archive == "mammo" and cfg.mm_weights == DemoConfig.mm_weights:
         return "make demo            # or: mcgip demo --out report"
     ref = DemoConfig.full() if full else DemoConfig()
     cmd = "mcgip demo" + (" --full" if full else "")
     seq = lambda v: ",".join(map(str, v))  # noqa: E731
     for flag, key, show in (("--archive", "archive", str), ("--methods", "methods", seq),
                             ("--pretrain-seeds", "pretrain_seeds", seq), ("--eval-seeds", "eval_seeds", seq),
-                            ("--n-images", "n_images", str), ("--epochs", "epochs", str)):
+                            ("--n-images", "n_images", str), ("--epochs", "epochs", str),
+                            ("--mm-weights", "mm_weights", str)):
         if getattr(cfg, key) != getattr(ref, key):
             cmd += f" {flag} {show(getattr(cfg, key))}"
     for m, opts in cfg.method_options.items():
