@@ -6,7 +6,7 @@ benchmarks/README.md lists them. Each run takes one to three minutes on one core
 
     python benchmarks/demo_ablation.py NAME kind=baseline|mcgip|shuffled|oracle [archive=mammo|chest] [info=0.0] [k=100] [TrainConfig option=value ...]
 
-kind=mcgip mines MultiMatch positives with the demo's rule (rule=topk: the top-k union) from the archive's gaze (info=0.0: from the
+kind=mcgip mines MultiMatch positives (mm_weights=mcgip|equal|reader-invariant|w1,...,w5) with the demo's rule (rule=topk: the top-k union) from the archive's gaze (info=0.0: from the
 uninformative twin, the same images); kind=shuffled trains on those mined pairs after a degree-preserving shuffle
 (shuffle_seed=S, default 0); kind=oracle takes k same-class partners from the labels. archive=chest uses the
 second generator (synth/chest.py) instead of the demo's (mammo). The gaze batch sampler: batch_sampler=gaze
@@ -49,7 +49,8 @@ def main(argv: list[str]) -> int:
     shuffle_seed = int(opts.pop("shuffle_seed", 0))
     # MultiMatch weights for mining: "mcgip" (0.1, 0.1, 0.1, 0.1, 0.6) or "equal" (0.2 each)
     mm_weights = opts.pop("mm_weights", "mcgip")
-    named = {"mcgip": MCGIP_WEIGHTS, "equal": (0.2,) * 5}
+    # or "reader-invariant" (fitted from the archive's reader ids, `mcgip_fast.mining.schemes.reader_weights`)
+    named = {"mcgip": MCGIP_WEIGHTS, "equal": (0.2,) * 5, "reader-invariant": "reader-invariant"}
     weights = named[mm_weights] if mm_weights in named else tuple(float(v) for v in mm_weights.split(","))
     config_class, generate = GENERATORS[generator]
     root = work / (f"archive_{img}_{n}_{info:g}" + ("" if generator == "mammo" else f"_{generator}"))
@@ -61,7 +62,11 @@ def main(argv: list[str]) -> int:
     if kind in ("mcgip", "shuffled") or (kind == "baseline" and opts.get("batch_sampler") == "gaze"):
         pairs_path = root / (f"pairs_multimatch_{rule}{k}" + ("" if mm_weights == "mcgip" else f"_{mm_weights}") + ".npz")
         if not pairs_path.exists():
-            pairs = mine(arch.gaze(), "multimatch", rule, k=k, scheme_options={"weights": weights})
+            # the fit needs each reading's reader; one reading per image, so "all-pairs" is the plain score
+            gaze, aggregate = (arch.gaze(with_readers=True), "all-pairs") if weights == "reader-invariant" else (arch.gaze(), "auto")
+            pairs = mine(gaze, "multimatch", rule, k=k, scheme_options={"weights": weights}, aggregate=aggregate)
+            if "weight_fit" in pairs.params:
+                print("fitted weights", pairs.params["weights"])
             pairs.save(pairs_path)
             print("pair precision", pair_precision(pairs, labels))
         if kind == "shuffled":

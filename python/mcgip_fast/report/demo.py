@@ -77,7 +77,8 @@ def _archive_names() -> tuple[str, ...]:
 
 @dataclass
 class DemoConfig:
-    """Every knob of the demo. The defaults finish in about 18 minutes on 2 CPU cores (measured 2026-12-01)."""
+    """Every knob of the demo. The defaults finish in about 13 minutes on 2 CPU cores (12.7 min wall for
+    `make demo`, two runs side by side, measured 2026-12-07)."""
 
     out: str = "report"
     work: str | None = None  # default: <out>/work
@@ -112,7 +113,7 @@ class DemoConfig:
     shuffled_control: bool = False
     controls_every_method: bool = False  # run the controls for every method, not only the headline one
     # MoCo with k same-class positives from the labels: what perfect gaze could give (0.69 vs 0.53 with gaze,
-    # benchmarks/README.md); off by default to keep `make demo` with all four methods near 15 minutes (it takes 18)
+    # benchmarks/README.md); off by default to keep `make demo` with all four methods within 15 minutes (it takes 12.7)
     oracle: bool = False
     epochs: int = 40
     image_size: int = 64
@@ -136,7 +137,7 @@ class DemoConfig:
     # The headline comparison (the first method's baseline and +McGIP) is pre-trained with every seed,
     # so its std includes pre-training variance; the other runs use the first seed unless
     # `all_runs_every_seed` (each run costs one to one and a half minutes on 2 cores). Two seeds keep
-    # the four methods near 15 minutes (18 measured); `mcgip demo --full` runs five for every run.
+    # the four methods within 15 minutes (12.7 measured); `mcgip demo --full` runs five for every run.
     pretrain_seeds: tuple[int, ...] = (0, 1)
     all_runs_every_seed: bool = False
     # Reuse the record of a run finished earlier with the very same settings, data, pairs and code instead of
