@@ -366,3 +366,24 @@ def test_reader_invariant_mining_in_the_demo(tmp_path):
     assert "--mm-weights reader-invariant" in _reproduce_command(cfg)
     with pytest.raises(ValueError, match="mm_weights"):
         DemoConfig(mm_weights="equal").validate()
+
+
+def test_parallel_runs_are_reported_as_each_finishes(chest_runs, tmp_path):
+    """A short run that finishes first is handed back while the long one is still training (so the demo
+    saves its record at once and a stopped demo keeps it)."""
+    from dataclasses import replace
+
+    from mcgip_fast.report.demo import train_config
+    from mcgip_fast.report.runs import RunJob, run_jobs
+    from mcgip_fast.synth import SynthArchive
+
+    base, result, _ = chest_runs[0]
+    archive = SynthArchive.open(result.archive_root)
+    jobs = [RunJob(train_config(replace(base, epochs=epochs), archive.manifest_path, None, "moco", False, 0,
+                                tmp_path / name), archive.manifest_path, archive.labels_path)
+            for name, epochs in (("long", 12), ("short", 1))]
+    runs = run_jobs(jobs, replace(base, parallel_runs=2, torch_threads=1))
+    first, _ = next(runs)
+    assert first == 1
+    assert not (tmp_path / "long" / "encoder.pt").exists()
+    assert [i for i, _ in runs] == [0]

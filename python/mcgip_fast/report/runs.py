@@ -15,7 +15,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -108,7 +108,9 @@ def run_jobs(jobs: list[RunJob], cfg) -> Iterator[tuple[int, RunOutcome]]:
     try:
         pending = {pool.submit(execute, job, cfg): i for i, job in enumerate(jobs)}
         while pending:
-            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter waits for *every* job unless one fails, so
+            # no record would be saved before the last run finished
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 i = pending.pop(fut)
                 yield i, fut.result()  # raises the worker's exception
