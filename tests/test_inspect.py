@@ -160,7 +160,9 @@ def test_cli_inspect_writes_report(tmp_path, capsys):
     assert set(data["verdicts"]) == {"multimatch", "hu", "dhash"}
     md = (out / "inspect.md").read_text()
     assert "## 2. Reader agreement" in md and "## 3. Label agreement" in md and "![mined precision]" in md
-    assert "multimatch:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "multimatch:" in err and "reader habits (same-reader minus cross-reader similarity, in std): vector" in err
+    assert "### Reader habits" in md
 
 
 def test_cli_inspect_help_has_examples(capsys):
@@ -239,3 +241,25 @@ def test_inspect_without_readers_or_labels_says_so(tmp_path):
     md = paths["markdown"].read_text()
     assert "No image was read by two or more readers" in md and "No labels given" in md
     json.loads(paths["json"].read_text())  # strict JSON (NaN written as null)
+
+
+def test_inspect_measures_reader_habits():
+    """Readers who differ only in pace: the duration dimension carries the reader, and inspect says so with
+    the weights `mcgip mine --weights reader-invariant` would use (the same fit)."""
+    from mcgip_fast.mining.schemes import MultiMatchScheme
+    from mcgip_fast.report.inspect import to_markdown
+    from test_reader_weights import _habit_archive
+
+    arch = _habit_archive()
+    res = run_inspect(arch, None, _opts(schemes=("multimatch",)))
+    h = res.reader_habits
+    assert h["dimensions"][int(np.argmax(h["reader_effects"]))] == "duration"
+    scheme = MultiMatchScheme(weights="reader-invariant")
+    scheme.bind(arch)
+    assert h["weights"] == list(scheme.weights)
+    md = to_markdown(res, {"summary": "summary.png"})
+    assert "### Reader habits" in md and "| duration |" in md
+    json.loads(res.to_json())
+    # without readers the section says why it is missing
+    plain = GazeArchive.from_arrays(arch.image_ids, arch.offsets, arch.x, arch.y, arch.duration, screen=(1000.0, 1000.0))
+    assert run_inspect(plain, None, _opts(schemes=("multimatch",))).reader_habits is None

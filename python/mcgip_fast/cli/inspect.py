@@ -91,5 +91,10 @@ def run_inspect_cli(args) -> int:
     paths = write_report(result, Path(args.out))
     for scheme, v in result.verdicts.items():
         print(f"{scheme}: {v['verdict']} ({v['why']})", file=sys.stderr)
+    if result.reader_habits:
+        h = result.reader_habits
+        print("reader habits (same-reader minus cross-reader similarity, in std): "
+              + ", ".join(f"{d} {e:.2f}" for d, e in zip(h["dimensions"], h["reader_effects"]))
+              + "; --weights reader-invariant would use " + ", ".join(f"{w:.3f}" for w in h["weights"]), file=sys.stderr)
     print(f"time: {result.seconds:.1f} s; wrote " + ", ".join(str(p) for p in paths.values()), file=sys.stderr)
     return 0

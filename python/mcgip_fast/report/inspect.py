@@ -11,7 +11,11 @@ Reads a gaze archive (and optional image labels) and reports, before any GPU tim
 3. **label agreement** (when labels exist for some images): per scheme, the AUC of same-label
    against other-label pairs of different images, and the precision of the positives that the
    mining rule selects, against chance;
-4. **a verdict per scheme**: informative / weak / uninformative (thresholds below).
+4. **a verdict per scheme**: informative / weak / uninformative (thresholds below);
+5. **reader habits** (when readers are known and MultiMatch is inspected): per MultiMatch dimension, how
+   much more alike two scanpaths by the same reader of different images are than two by different
+   readers (`mcgip_fast.mining.schemes.reader_weights`), and the weights `mcgip mine --weights
+   reader-invariant` would use. A dimension with a large effect mostly says who read the image.
 
 Everything runs on sampled pairs (never N x N), stated in the report; the metrics come from
 `mcgip_fast.report.agreement`, the scores from the mining schemes (`mcgip_fast.mining.schemes`),
@@ -353,6 +357,7 @@ class InspectResult:
     options: dict[str, Any]
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    reader_habits: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         """Strict JSON: NaN (a metric that could not be computed) is written as null."""
@@ -379,6 +384,21 @@ def _json_default(o):
     return str(o)
 
 
+def reader_habits(archive, score: SchemeScorer, opts: InspectOptions, notes: list[str]) -> dict[str, Any] | None:
+    """The reader-invariant weight fit's numbers (None without readers or without MultiMatch)."""
+    if getattr(archive, "readers", None) is None or "multimatch" not in opts.schemes:
+        return None
+    from mcgip_fast.mining.schemes.reader_weights import fit_reader_invariant_weights
+
+    sch, state = score._scheme("multimatch")
+    try:
+        fit = fit_reader_invariant_weights(sch, state, archive, seed=opts.seed, threads=opts.threads)
+    except ValueError as e:
+        notes.append(f"reader habits not measured: {e}")
+        return None
+    return {"dimensions": list(MM_DIMENSIONS), "weights": list(fit.weights), **fit.params()}
+
+
 def run_inspect(archive, labels: dict[str, str] | None = None, options: InspectOptions | None = None,
                 source: str = "archive", notes: list[str] | None = None) -> InspectResult:
     """Summary, reader agreement, label agreement and verdicts for `archive` (see the module doc)."""
@@ -397,6 +417,7 @@ def run_inspect(archive, labels: dict[str, str] | None = None, options: InspectO
         label = label_agreement(archive, labels, score, opts, bar) if labels else None
     result = InspectResult(source, summary, reader, label, verdicts(reader, label, opts.schemes),
                            asdict(opts), list(notes or []))
+    result.reader_habits = reader_habits(archive, score, opts, result.notes)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -453,6 +474,18 @@ def to_markdown(r: InspectResult, figs: dict[str, str]) -> str:
         for row in rd["rows"]:
             L.append(f"| {row['scheme']} | {row['measure']} | {row['auc']:.3f} | {row['top1']:.3f} | {row['top1_chance']:.3f} |")
         L += ["", f"![reader agreement]({figs['reader']})"]
+    L += ["", "### Reader habits", ""]
+    h = r.reader_habits
+    if h is None:
+        L.append("Not measured (needs reader ids and the multimatch scheme).")
+    else:
+        L += [f"Same-reader pairs ({h['same_reader_pairs']:,}) against cross-reader pairs ({h['cross_reader_pairs']:,}) of "
+              f"scanpaths of different images, {h['readers']} readers: the reader effect is the difference of their mean "
+              "similarity in standard deviations. A dimension with a large effect mostly says who read the image; "
+              "`mcgip mine --weights reader-invariant` weighs each dimension by 1 / (0.05 + effect).", "",
+              "| MultiMatch dimension | reader effect | reader-invariant weight |", "| --- | --- | --- |"]
+        for d, e, w in zip(h["dimensions"], h["reader_effects"], h["weights"]):
+            L.append(f"| {d} | {e:.2f} | {w:.3f} |")
     L += ["", "## 3. Label agreement", ""]
     if r.label is None:
         L.append("No labels given (--labels): label agreement and the mined-precision check are skipped.")
