@@ -390,9 +390,9 @@ def reader_habits(archive, score: SchemeScorer, opts: InspectOptions, notes: lis
         return None
     from mcgip_fast.mining.schemes.reader_weights import fit_reader_invariant_weights
 
-    sch, state = score._scheme("multimatch")
+    sch, _ = score._scheme("multimatch")
     try:
-        fit = fit_reader_invariant_weights(sch, state, archive, seed=opts.seed, threads=opts.threads)
+        fit = fit_reader_invariant_weights(sch, archive, seed=opts.seed, threads=opts.threads)
     except ValueError as e:
         notes.append(f"reader habits not measured: {e}")
         return None

@@ -124,8 +124,7 @@ class MultiMatchScheme:
                 raise ValueError(f"multimatch needs the screen size: pass {option('screen')} (width, height) or use an archive that has one")
             self.screen = (float(archive.screen[0]), float(archive.screen[1]))
         if self.weights_rule == READER_INVARIANT and self.weight_fit is None:
-            self.weight_fit = fit_reader_invariant_weights(self, self.prepare(archive), archive,
-                                                           pairs=self.weight_fit_pairs, seed=self.weight_fit_seed)
+            self.weight_fit = fit_reader_invariant_weights(self, archive, pairs=self.weight_fit_pairs, seed=self.weight_fit_seed)
             self.weights = self.weight_fit.weights
 
     def prepare(self, archive) -> MultiMatchState:

@@ -18,8 +18,8 @@ reader (effect near 1) gets little weight; one blind to the reader (effect near 
 ``1 / floor`` times as much. ``floor`` = 0.05 is one constant for every archive (chosen once, on the
 two synthetic archives, not per archive).
 
-The five per-dimension similarities come from the same Rust kernel as every mined score (a
-unit weight vector per dimension), so the fit and the mining share one formula.
+The five per-dimension similarities come from `mcgip_fast.similarity.multimatch.multimatch_pairs`, the
+same Rust kernel as every mined score, so the fit and the mining share one formula.
 """
 
 from __future__ import annotations
@@ -89,11 +89,12 @@ def _sample(rng: np.random.Generator, groups: list[np.ndarray], image: np.ndarra
     return np.concatenate(got_i)[:size], np.concatenate(got_j)[:size]
 
 
-def fit_reader_invariant_weights(scheme, state, archive, *, pairs: int = 4000, floor: float = FLOOR, seed: int = 0,
+def fit_reader_invariant_weights(scheme, archive, *, pairs: int = 4000, floor: float = FLOOR, seed: int = 0,
                                  threads: int | None = None) -> ReaderWeightFit:
-    """Fit the weights on `archive` (a GazeArchive with `readers`); `scheme` is a bound `MultiMatchScheme`
-    (its screen and MultiMatch options are used) and `state` its `prepare(archive)`."""
-    from .multimatch import MultiMatchScheme
+    """Fit the weights on `archive` (a GazeArchive with `readers`); `scheme` is a `MultiMatchScheme` with its
+    screen set (its MultiMatch options are used). Scanpaths under 3 fixations, which MultiMatch cannot
+    score, are left out, as in mining."""
+    from ...similarity.multimatch import multimatch_pairs
 
     readers = getattr(archive, "readers", None)
     if readers is None:
@@ -105,7 +106,7 @@ def fit_reader_invariant_weights(scheme, state, archive, *, pairs: int = 4000, f
         raise ValueError(f"reader-invariant weights: floor must be a positive number, got {floor!r}")
     rdr = np.asarray([str(r) for r in readers], dtype=object)
     image = np.unique(np.asarray(archive.image_ids).astype(str), return_inverse=True)[1]
-    active = np.flatnonzero(state.active)
+    active = np.flatnonzero(archive.lengths >= 3)
     names, code = np.unique(rdr[active], return_inverse=True)
     groups = [active[code == g] for g in range(len(names))]
     if len(groups) < 2:
@@ -119,11 +120,9 @@ def fit_reader_invariant_weights(scheme, state, archive, *, pairs: int = 4000, f
     ci, cj = _sample(rng, groups, image, False, int(pairs))
     i, j = np.concatenate([si, ci]), np.concatenate([sj, cj])
     is_same = np.r_[np.ones(len(si), bool), np.zeros(len(ci), bool)]
-    dims = np.empty((len(i), 5))
-    for d in range(5):
-        unit = MultiMatchScheme(weights=tuple(float(k == d) for k in range(5)), screen=scheme.screen,
-                                grouping=scheme.grouping, tdir=scheme.tdir, tdur=scheme.tdur, tamp=scheme.tamp)
-        dims[:, d] = unit.score_pairs(state, i, j, threads)
+    screen, grouping, tdir, tdur, tamp = scheme.multimatch_params()
+    dims = multimatch_pairs(archive, np.stack([i, j], axis=1), screen=screen, grouping=grouping, tdir=tdir, tdur=tdur,
+                            tamp=tamp, threads=threads)
     finite = np.isfinite(dims).all(axis=1)
     dims, is_same = dims[finite], is_same[finite]
     if is_same.sum() < 2 or (~is_same).sum() < 2:
