@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mcgip_fast.train import ddp
+from mcgip_fast.train.losses import variance_covariance_penalty
 from mcgip_fast.train.positives import PositiveLookup
 from mcgip_fast.train.queue import KeyQueue
 
@@ -54,12 +55,15 @@ class GazeMethod(nn.Module):
         loss_average: "anchor" (per anchor, SupCon L_out) or "batch" (official McGIP masked mean).
         gaze_weight: `None`: every positive weighs 1. A number: per anchor, the views of its own image
             share weight 1 and its gaze positives share `gaze_weight` (see `balance`).
+        variance_weight, covariance_weight: weights of VICReg's variance and covariance terms on the
+            online projections (`spread_penalty`; BYOL and SimSiam, which have no negatives); 0 = off.
     """
 
     default_momentum = 0.0
 
     def __init__(self, backbone: nn.Module, *, lookup: PositiveLookup | None = None, soft_weights: bool = False,
-                 drop_positive_p: float = 0.0, loss_average: str = "anchor", gaze_weight: float | None = None) -> None:
+                 drop_positive_p: float = 0.0, loss_average: str = "anchor", gaze_weight: float | None = None,
+                 variance_weight: float = 0.0, covariance_weight: float = 0.0) -> None:
         super().__init__()
         if loss_average not in ("anchor", "batch"):
             raise ValueError(f"loss_average must be 'anchor' or 'batch', got {loss_average!r}")
@@ -67,6 +71,9 @@ class GazeMethod(nn.Module):
             raise ValueError(f"drop_positive_p must be in [0, 1], got {drop_positive_p}")
         if gaze_weight is not None and not (math.isfinite(gaze_weight) and gaze_weight >= 0.0):
             raise ValueError(f"gaze_weight must be a finite number >= 0, got {gaze_weight}")
+        for name, value in (("variance_weight", variance_weight), ("covariance_weight", covariance_weight)):
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         self.backbone = backbone
         self.lookup = lookup if lookup is not None else PositiveLookup.identity()
         self.gaze = lookup is not None
@@ -74,6 +81,8 @@ class GazeMethod(nn.Module):
         self.drop_positive_p = drop_positive_p
         self.loss_average = loss_average
         self.gaze_weight = None if gaze_weight is None else float(gaze_weight)
+        self.variance_weight = float(variance_weight)
+        self.covariance_weight = float(covariance_weight)
         self.memory: KeyQueue | None = None  # see `init_gaze_memory`
         # Gaze warm-up: the training loop sets this from the global step (so a resumed run gets the same
         # value); gaze positives weigh gaze_scale times their weight, the own image's views keep theirs.
@@ -123,6 +132,22 @@ class GazeMethod(nn.Module):
         own_w = torch.where(own_sum > 0, own_w / own_sum.clamp_min(1e-12), own_w)
         gaze_w = torch.where(gaze_sum > 0, gaze_w * (self.gaze_weight / gaze_sum.clamp_min(1e-12)), gaze_w)
         return own_w + gaze_w
+
+    def spread_penalty(self, *projections: torch.Tensor) -> torch.Tensor | float:
+        """Weighted VICReg variance + covariance terms, averaged over the views' online projections.
+
+        Without negatives, a pull towards many other images' targets can only be met by moving
+        everything together: the features lose rank (benchmarks/README.md, issue 12). These terms keep
+        the batch spread over all directions, so the pull can only group images, not merge them.
+        Computed on each process's own batch (no gather: the gradient needs the local tensors).
+        """
+        if not (self.variance_weight or self.covariance_weight):
+            return 0.0
+        total = 0.0
+        for z in projections:
+            variance, covariance = variance_covariance_penalty(z)
+            total = total + self.variance_weight * variance + self.covariance_weight * covariance
+        return total / len(projections)
 
     def init_gaze_memory(self, dim: int, size: int) -> None:
         """Optional memory of `size` target projections with their image ids (BYOL, SimSiam).

@@ -39,8 +39,9 @@ class BYOL(GazeMethod):
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
-        p1 = self.predictor(self.projector(self.backbone(view1)))
-        p2 = self.predictor(self.projector(self.backbone(view2)))
+        z1 = self.projector(self.backbone(view1))
+        z2 = self.projector(self.backbone(view2))
+        p1, p2 = self.predictor(z1), self.predictor(z2)
         with torch.no_grad():
             t1 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view1)))
             t2 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view2)))
@@ -48,7 +49,7 @@ class BYOL(GazeMethod):
         w, c2, c1 = self.with_memory(index, ids_all, t2, t1)
         loss = predictive_cosine_loss(p1, c2, w, kind="byol", average=self.loss_average) + predictive_cosine_loss(
             p2, c1, w, kind="byol", average=self.loss_average
-        )
+        ) + self.spread_penalty(z1, z2)
         self.remember(t1, t2, ids_all)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, b))

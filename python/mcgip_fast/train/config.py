@@ -60,6 +60,11 @@ class TrainConfig:
     gaze_warmup_epochs: float = _f(0.0, "gaze warm-up: gaze positives' weight rises linearly from 0 to 1 over this many epochs "
                                    "(the own image's views keep weight 1), so the encoder learns instance features before "
                                    "cross-image positives can pull it into a collapsed state; 0 = full weight from the start")
+    variance_weight: float = _f(0.0, "BYOL/SimSiam: weight of VICReg's variance term on the directions of the online "
+                                "projections (keeps every dimension spread over the batch, so many gaze positives "
+                                "group images instead of collapsing them); 0 = the method as published")
+    covariance_weight: float = _f(0.0, "BYOL/SimSiam: weight of VICReg's covariance term (decorrelates the projection "
+                                  "dimensions; VICReg weighs it 1/25 of the variance term); 0 = off")
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
     gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
                           "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
@@ -151,6 +156,12 @@ class TrainConfig:
         if isinstance(self.gaze_warmup_epochs, bool) or not isinstance(self.gaze_warmup_epochs, (int, float)) \
                 or not (math.isfinite(self.gaze_warmup_epochs) and self.gaze_warmup_epochs >= 0.0):
             bad(f"gaze_warmup_epochs must be a finite number >= 0, got {self.gaze_warmup_epochs!r}")
+        for name in ("variance_weight", "covariance_weight"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0.0):
+                bad(f"{name} must be a finite number >= 0, got {value!r}")
+            if value and self.method not in ("byol", "simsiam"):
+                bad(f"{name} is for byol and simsiam; {self.method} has negatives and takes 0")
         if self.gaze_weight is not None and not (math.isfinite(self.gaze_weight) and self.gaze_weight >= 0.0):
             bad(f"gaze_weight must be a finite number >= 0, got {self.gaze_weight}")
         if not 0.0 <= self.solarize_p <= 1.0:

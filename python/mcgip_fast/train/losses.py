@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["multi_positive_infonce", "predictive_cosine_loss", "AVERAGES"]
+__all__ = ["multi_positive_infonce", "predictive_cosine_loss", "variance_covariance_penalty", "AVERAGES"]
 
 AVERAGES = ("anchor", "batch")
 
@@ -95,3 +95,27 @@ def predictive_cosine_loss(
     _check(cos, weights, average)
     per_pair = 2.0 - 2.0 * cos if kind == "byol" else -cos
     return _reduce(per_pair, weights.float(), average)
+
+
+def variance_covariance_penalty(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """VICReg's variance and covariance terms (Bardes et al. 2022) on the directions of `z` (B, D).
+
+    BYOL's and SimSiam's losses see only directions (cosines), so the terms act on ``sqrt(D) *
+    normalize(z)``: a batch spread evenly over all D directions has unit std in each dimension and no
+    covariance, whatever the projector's output scale (on raw `z` the network could meet the
+    variance hinge by scaling its output up, leaving the directions collapsed).
+
+    Returns (variance, covariance): ``mean_d relu(1 - std_d)`` and ``sum_{d != e} C_de^2 / D``, both
+    0 for an isotropic batch; the variance term is 1 when every image maps to one direction.
+    """
+    if z.ndim != 2 or z.shape[0] < 2:
+        raise ValueError(f"variance_covariance_penalty needs a (B >= 2, D) batch, got {tuple(z.shape)}")
+    b, d = z.shape
+    zs = F.normalize(z.float(), dim=1) * d ** 0.5
+    zs = zs - zs.mean(dim=0)
+    std = torch.sqrt(zs.var(dim=0) + 1e-4)
+    variance = F.relu(1.0 - std).mean()
+    cov = (zs.T @ zs) / (b - 1)
+    off_diagonal = cov - torch.diag(torch.diagonal(cov))
+    covariance = off_diagonal.pow(2).sum() / d
+    return variance, covariance

@@ -16,6 +16,10 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     """Instantiate `cfg.method` around `backbone`; `lookup=None` trains the baseline."""
     common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average,
                   gaze_weight=cfg.gaze_weight)
+    spread = dict(variance_weight=cfg.variance_weight, covariance_weight=cfg.covariance_weight)
+    if any(spread.values()) and cfg.method not in ("byol", "simsiam"):
+        raise ValueError(f"variance_weight and covariance_weight are for byol and simsiam; {cfg.method} has negatives "
+                         "and takes 0")
     memory = cfg.gaze_memory
     if memory and cfg.method not in ("byol", "simsiam"):
         raise ValueError(f"gaze_memory is for byol and simsiam; {cfg.method} takes gaze_memory 0"
@@ -27,9 +31,9 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
                     in_batch_keys=cfg.in_batch_keys, shuffle_bn=cfg.shuffle_bn, **sizes, **common)
     if cfg.method == "byol":
         return BYOL(backbone, momentum=cfg.momentum if cfg.momentum is not None else BYOL.default_momentum,
-                    gaze_memory=memory, **sizes, **common)
+                    gaze_memory=memory, **sizes, **spread, **common)
     if cfg.method == "simsiam":
-        return SimSiam(backbone, gaze_memory=memory, **sizes, **common)
+        return SimSiam(backbone, gaze_memory=memory, **sizes, **spread, **common)
     if cfg.method == "simclr":
         return SimCLR(backbone, temperature=cfg.temperature or SimCLR.default_temperature, **sizes, **common)
     raise ValueError(f"method must be one of {sorted(METHODS)}, got {cfg.method!r}")

@@ -45,7 +45,7 @@ class SimSiam(GazeMethod):
         loss = 0.5 * (
             predictive_cosine_loss(p1, c2, w, kind="simsiam", average=self.loss_average)
             + predictive_cosine_loss(p2, c1, w, kind="simsiam", average=self.loss_average)
-        )
+        ) + self.spread_penalty(z1, z2)
         self.remember(z1_all, z2_all, ids_all)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, b))

@@ -1,0 +1,105 @@
+"""VICReg's variance and covariance terms for BYOL and SimSiam (`--variance-weight`,
+`--covariance-weight`, issue 12): checked against a direct per-dimension computation and on the
+two cases whose values are known (one direction for every image; an isotropic batch)."""
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from mcgip_fast.mining import PositivePairs  # noqa: E402
+from mcgip_fast.train import TrainConfig  # noqa: E402
+from mcgip_fast.train.backbones import build_backbone  # noqa: E402
+from mcgip_fast.train.byol import BYOL  # noqa: E402
+from mcgip_fast.train.losses import variance_covariance_penalty  # noqa: E402
+from mcgip_fast.train.methods import build_method  # noqa: E402
+from mcgip_fast.train.moco import MoCo  # noqa: E402
+from mcgip_fast.train.positives import PositiveLookup  # noqa: E402
+from mcgip_fast.train.simsiam import SimSiam  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def _direct(z):
+    """The same terms written out dimension by dimension (no matrix algebra)."""
+    b, d = z.shape
+    u = [[float(v) * d ** 0.5 / float(row.norm()) for v in row] for row in z]
+    mean = [sum(u[i][k] for i in range(b)) / b for k in range(d)]
+    c = [[sum((u[i][k] - mean[k]) * (u[i][m] - mean[m]) for i in range(b)) / (b - 1) for m in range(d)] for k in range(d)]
+    variance = sum(max(0.0, 1.0 - (c[k][k] + 1e-4) ** 0.5) for k in range(d)) / d
+    covariance = sum(c[k][m] ** 2 for k in range(d) for m in range(d) if k != m) / d
+    return variance, covariance
+
+
+def test_matches_a_direct_computation():
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(7, 5, generator=g) + torch.tensor([2.0, 0, 0, 0, 0])
+    variance, covariance = variance_covariance_penalty(z)
+    want_v, want_c = _direct(z)
+    assert variance.item() == pytest.approx(want_v, rel=1e-5)
+    assert covariance.item() == pytest.approx(want_c, rel=1e-5)
+    assert want_v > 0.05 and want_c > 0.05  # the shifted batch is neither spread nor decorrelated
+
+
+def test_collapsed_batch_has_variance_one_and_scale_does_not_matter():
+    z = torch.tensor([[3.0, 4.0, 0.0]]).repeat(8, 1)
+    variance, covariance = variance_covariance_penalty(z)
+    assert variance.item() == pytest.approx(1.0 - 1e-2, abs=1e-6)  # sqrt(0 + 1e-4) = 0.01
+    assert covariance.item() == pytest.approx(0.0, abs=1e-9)
+    g = torch.Generator().manual_seed(1)
+    w = torch.randn(16, 6, generator=g)
+    for a, b in zip(variance_covariance_penalty(w), variance_covariance_penalty(w * 1000.0)):
+        assert a.item() == pytest.approx(b.item(), rel=1e-4)  # directions only: scaling z up earns nothing
+
+
+def test_spread_batch_has_almost_no_variance_term():
+    # the 2D signed unit vectors +-e_k: every dimension has std sqrt(8 / 7) > 1 and no covariance
+    d = 4
+    z = torch.cat([torch.eye(d), -torch.eye(d)])
+    variance, covariance = variance_covariance_penalty(z)
+    assert variance.item() == pytest.approx(0.0, abs=1e-6)
+    assert covariance.item() == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="B >= 2"):
+        variance_covariance_penalty(torch.randn(1, 4))
+
+
+PAIRS = PositivePairs.from_edges([f"img{i}" for i in range(4)], [0, 2], [1, 3], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("cls", [BYOL, SimSiam])
+def test_methods_add_the_weighted_terms_and_zero_weights_change_nothing(cls):
+    x1, x2, ids = torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])
+
+    def loss(**kw):
+        torch.manual_seed(0)
+        m = cls(build_backbone("resnet18", 1, width=4), lookup=PositiveLookup.from_pairs(PAIRS), proj_dim=8, hidden_dim=8, **kw)
+        m.train()
+        torch.manual_seed(1)
+        return m(x1, x2, ids).loss, m
+
+    plain, m = loss()
+    off, _ = loss(variance_weight=0.0, covariance_weight=0.0)
+    assert torch.equal(plain, off)
+    with_terms, m = loss(variance_weight=2.0, covariance_weight=0.5)
+    z1 = m.projector(m.backbone(x1))
+    z2 = m.projector(m.backbone(x2))
+    v1, c1 = variance_covariance_penalty(z1)
+    v2, c2 = variance_covariance_penalty(z2)
+    # the same module and inputs give the same projections (BN in train mode, same batch)
+    torch.testing.assert_close(with_terms - plain, ((2.0 * v1 + 0.5 * c1) + (2.0 * v2 + 0.5 * c2)) / 2, rtol=1e-4, atol=1e-5)
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError, match="variance_weight must be a finite number"):
+        BYOL(build_backbone("resnet18", 1, width=4), proj_dim=8, hidden_dim=8, variance_weight=-1.0)
+    with pytest.raises(ValueError, match="for byol and simsiam; moco has negatives"):
+        TrainConfig(manifest="m.csv", gaze=False, method="moco", variance_weight=1.0).validate()
+    with pytest.raises(ValueError, match="covariance_weight must be a finite number"):
+        TrainConfig(manifest="m.csv", gaze=False, method="byol", covariance_weight=float("nan")).validate()
+    cfg = TrainConfig(manifest="m.csv", gaze=False, method="simclr", variance_weight=1.0, proj_dim=8)
+    with pytest.raises(ValueError, match="simclr has negatives"):
+        build_method(cfg, build_backbone("resnet18", 1, width=4), None)
+    ok = TrainConfig(manifest="m.csv", gaze=False, method="simsiam", variance_weight=1.0, covariance_weight=0.04,
+                     proj_dim=8, hidden_dim=8).validate()
+    m = build_method(ok, build_backbone("resnet18", 1, width=4), None)
+    assert isinstance(m, SimSiam) and (m.variance_weight, m.covariance_weight) == (1.0, 0.04)
+    assert not isinstance(m, MoCo)
