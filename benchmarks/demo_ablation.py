@@ -9,13 +9,14 @@ benchmarks/README.md lists them. Each run takes one to three minutes on one core
 kind=mcgip mines MultiMatch positives (mm_weights=mcgip|equal|reader-invariant|w1,...,w5) with the demo's rule (rule=topk: the top-k union) from the archive's gaze (info=0.0: from the
 uninformative twin, the same images); kind=shuffled trains on those mined pairs after a degree-preserving shuffle
 (shuffle_seed=S, default 0); kind=oracle takes k same-class partners from the labels. archive=chest uses the
-second generator (synth/chest.py) instead of the demo's (mammo). The gaze batch sampler: batch_sampler=gaze
+second generator (synth/chest.py) instead of the demo's (mammo); contrast=LO,HI and noise=S change its images. The gaze batch sampler: batch_sampler=gaze
 positives_per_anchor=M.
 Output: linear / kNN@20 probe accuracy, mean ± std over evaluation splits 0, 1, 2.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sys
 import time
@@ -33,11 +34,9 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(int(os.environ.get("THREADS", "1")))
     from mcgip_fast.cli.demo import parse_value
     from mcgip_fast.eval import evaluate_encoder
-    from mcgip_fast.mining import PositivePairs, mine
-    from mcgip_fast.report.demo import DemoConfig, oracle_pairs, pair_precision
-    from mcgip_fast.mining.controls import shuffle_positives
     from mcgip_fast.mining.schemes.multimatch import MCGIP_WEIGHTS
-    from mcgip_fast.synth import GENERATORS, SynthArchive
+    from mcgip_fast.report.demo import DemoConfig
+    from mcgip_fast.synth import GENERATORS
     from mcgip_fast.train import TrainConfig, train
 
     name, opts = argv[0], dict(a.split("=", 1) for a in argv[1:])
@@ -53,9 +52,54 @@ def main(argv: list[str]) -> int:
     named = {"mcgip": MCGIP_WEIGHTS, "equal": (0.2,) * 5, "reader-invariant": "reader-invariant"}
     weights = named[mm_weights] if mm_weights in named else tuple(float(v) for v in mm_weights.split(","))
     config_class, generate = GENERATORS[generator]
-    root = work / (f"archive_{img}_{n}_{info:g}" + ("" if generator == "mammo" else f"_{generator}"))
+    # image difficulty: contrast=LO,HI (finding contrast in background spreads) and noise=S; default the generator's
+    look = {}
+    if "contrast" in opts:
+        look["contrast_range"] = tuple(float(v) for v in opts.pop("contrast").split(","))
+    if "noise" in opts:
+        look["noise"] = float(opts.pop("noise"))
+    root = work / (f"archive_{img}_{n}_{info:g}" + ("" if generator == "mammo" else f"_{generator}")
+                   + "".join(f"_{key}{'-'.join(f'{v:g}' for v in np.atleast_1d(val))}" for key, val in sorted(look.items())))
+    # runs started side by side must not generate or mine the same files at once
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        arch, labels, pairs_path = _prepare(root, generate, config_class, n, img, info, look, kind, k, rule, mm_weights,
+                                            weights, opts, shuffle_seed)
+    options = dict(image_size=img, backbone=demo.backbone, stem=demo.stem, pool=demo.pool, loss_average=demo.loss_average,
+                   width=demo.width, epochs=demo.epochs, batch_size=demo.batch_size, queue_size=demo.queue_size,
+                   optimizer=demo.optimizer, lr=demo.lr, crop_min_scale=demo.crop_min_scale, momentum=demo.moco_momentum,
+                   method="moco", seed=demo.pretrain_seeds[0])
+    options.update({key: parse_value(v) for key, v in opts.items()})
+    t0 = time.perf_counter()
+    res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
+                            gaze=pairs_path is not None and kind != "baseline", device="cpu", out_dir=str(work / "runs" / name), progress=False,
+                            checkpoint_every=10**9, **options))
+    seconds = time.perf_counter() - t0
+    lin, knn = [], []
+    for s in (0, 1, 2):
+        df = evaluate_encoder(res.encoder_path, arch.manifest_path, labels=arch.labels_path, probes=("linear", "knn"),
+                              seeds=(s,), split_seed=s, image_size=options["image_size"], knn_k=(20,), device="cpu")
+        acc = df.set_index("probe")["accuracy"]
+        lin.append(acc["linear"])
+        knn.append(acc["knn@20"])
+    line = (f"{name}: archive={generator}{''.join(f' {key}={val}' for key, val in look.items())} kind={kind} info={info:g} rule={rule} k={k} mm_weights={mm_weights} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
+            f"knn {np.mean(knn):.3f}±{np.std(knn, ddof=1):.3f} train {seconds:.0f}s on {torch.get_num_threads()} thread(s)")
+    print(line)
+    with open(work / "results.txt", "a") as f:
+        f.write(line + "\n")
+    return 0
+
+
+def _prepare(root, generate, config_class, n, img, info, look, kind, k, rule, mm_weights, weights, opts, shuffle_seed):
+    """The archive, its labels and the pairs file the run trains on (generated or mined on first use)."""
+    from mcgip_fast.mining import PositivePairs, mine
+    from mcgip_fast.mining.controls import shuffle_positives
+    from mcgip_fast.report.demo import oracle_pairs, pair_precision
+    from mcgip_fast.synth import SynthArchive
+
     arch = SynthArchive.open(root) if (root / "meta.json").exists() else generate(
-        root, config_class(n_images=n, size=img, informativeness=info, seed=0), overwrite=True)
+        root, config_class(n_images=n, size=img, informativeness=info, seed=0, **look), overwrite=True)
     labels = arch.labels()["label"].to_numpy()
     pairs_path = None
     # a baseline with the gaze batch sampler reads the mined graph for its batches only (gaze=False)
@@ -77,29 +121,7 @@ def main(argv: list[str]) -> int:
         pairs_path = oracle_pairs(arch.manifest()["image_id"].to_numpy(), labels, k, 0).save(root / f"oracle_{k}.npz")
     elif kind != "baseline":
         raise SystemExit(f"kind must be baseline, mcgip, shuffled or oracle, got {kind!r}")
-    options = dict(image_size=img, backbone=demo.backbone, stem=demo.stem, pool=demo.pool, loss_average=demo.loss_average,
-                   width=demo.width, epochs=demo.epochs, batch_size=demo.batch_size, queue_size=demo.queue_size,
-                   optimizer=demo.optimizer, lr=demo.lr, crop_min_scale=demo.crop_min_scale, momentum=demo.moco_momentum,
-                   method="moco", seed=demo.pretrain_seeds[0])
-    options.update({key: parse_value(v) for key, v in opts.items()})
-    t0 = time.perf_counter()
-    res = train(TrainConfig(manifest=str(arch.manifest_path), pairs=str(pairs_path) if pairs_path else None,
-                            gaze=pairs_path is not None and kind != "baseline", device="cpu", out_dir=str(work / "runs" / name), progress=False,
-                            checkpoint_every=10**9, **options))
-    seconds = time.perf_counter() - t0
-    lin, knn = [], []
-    for s in (0, 1, 2):
-        df = evaluate_encoder(res.encoder_path, arch.manifest_path, labels=arch.labels_path, probes=("linear", "knn"),
-                              seeds=(s,), split_seed=s, image_size=options["image_size"], knn_k=(20,), device="cpu")
-        acc = df.set_index("probe")["accuracy"]
-        lin.append(acc["linear"])
-        knn.append(acc["knn@20"])
-    line = (f"{name}: archive={generator} kind={kind} info={info:g} rule={rule} k={k} mm_weights={mm_weights} {opts} linear {np.mean(lin):.3f}±{np.std(lin, ddof=1):.3f} "
-            f"knn {np.mean(knn):.3f}±{np.std(knn, ddof=1):.3f} train {seconds:.0f}s on {torch.get_num_threads()} thread(s)")
-    print(line)
-    with open(work / "results.txt", "a") as f:
-        f.write(line + "\n")
-    return 0
+    return arch, labels, pairs_path
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mcgip_fast.train import ddp
-from mcgip_fast.train.losses import variance_covariance_penalty
+from mcgip_fast.train.losses import predictive_cosine_loss, variance_covariance_penalty
 from mcgip_fast.train.positives import PositiveLookup
 from mcgip_fast.train.queue import KeyQueue
 
@@ -57,13 +57,15 @@ class GazeMethod(nn.Module):
             share weight 1 and its gaze positives share `gaze_weight` (see `balance`).
         variance_weight, covariance_weight: weights of VICReg's variance and covariance terms on the
             online projections (`spread_penalty`; BYOL and SimSiam, which have no negatives); 0 = off.
+        gaze_predictor: BYOL and SimSiam: predict gaze positives' targets with a second predictor
+            (`init_gaze_predictor`).
     """
 
     default_momentum = 0.0
 
     def __init__(self, backbone: nn.Module, *, lookup: PositiveLookup | None = None, soft_weights: bool = False,
                  drop_positive_p: float = 0.0, loss_average: str = "anchor", gaze_weight: float | None = None,
-                 variance_weight: float = 0.0, covariance_weight: float = 0.0) -> None:
+                 variance_weight: float = 0.0, covariance_weight: float = 0.0, gaze_predictor: bool = False) -> None:
         super().__init__()
         if loss_average not in ("anchor", "batch"):
             raise ValueError(f"loss_average must be 'anchor' or 'batch', got {loss_average!r}")
@@ -81,6 +83,8 @@ class GazeMethod(nn.Module):
         self.drop_positive_p = drop_positive_p
         self.loss_average = loss_average
         self.gaze_weight = None if gaze_weight is None else float(gaze_weight)
+        self.use_gaze_predictor = bool(gaze_predictor) and self.gaze
+        self.gaze_predictor: nn.Module | None = None  # see `init_gaze_predictor`
         self.variance_weight = float(variance_weight)
         self.covariance_weight = float(covariance_weight)
         self.memory: KeyQueue | None = None  # see `init_gaze_memory`
@@ -133,6 +137,27 @@ class GazeMethod(nn.Module):
         gaze_w = torch.where(gaze_sum > 0, gaze_w * (self.gaze_weight / gaze_sum.clamp_min(1e-12)), gaze_w)
         return own_w + gaze_w
 
+    def init_gaze_predictor(self, make) -> None:
+        """With `gaze_predictor`, a second predictor (`make()`, the first one's shape, fresh weights).
+
+        One shared predictor must map an image's projection both onto its own second view's target
+        and onto the targets of its gaze positives: with many positives the second task wins and the
+        own-view prediction is pulled towards other images, which without negatives flattens the
+        features. A head of its own lets the backbone carry what predicts the neighbours' targets while
+        the first predictor keeps BYOL's (or SimSiam's) own task. The baseline builds none.
+        """
+        if self.use_gaze_predictor:
+            self.gaze_predictor = make()
+
+    def predict_loss(self, predictor_input: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor,
+                     w: torch.Tensor, index: torch.Tensor, candidate_ids: torch.Tensor, kind: str) -> torch.Tensor:
+        """`predictive_cosine_loss` of one view, gaze pairs through the gaze predictor when there is one."""
+        if self.gaze_predictor is None:
+            return predictive_cosine_loss(predictions, targets, w, kind=kind, average=self.loss_average)
+        return predictive_cosine_loss(predictions, targets, w, kind=kind, average=self.loss_average,
+                                      gaze_predictions=self.gaze_predictor(predictor_input),
+                                      own=self.same_image(index, candidate_ids))
+
     def spread_penalty(self, *projections: torch.Tensor) -> torch.Tensor | float:
         """Weighted VICReg variance + covariance terms, averaged over the views' online projections.
 
@@ -169,15 +194,16 @@ class GazeMethod(nn.Module):
                 self.memory = KeyQueue(dim, size, name="gaze_memory")
 
     def with_memory(self, index: torch.Tensor, ids_all: torch.Tensor, *targets: torch.Tensor):
-        """Positive weights of this step's gathered targets followed by the memory, and each of
-        `targets` with the memory appended: returns (weights, *candidates). Without a memory,
-        just `positive_weights(index, ids_all)` and the targets as given."""
+        """Positive weights of this step's gathered targets followed by the memory, the candidates'
+        image ids, and each of `targets` with the memory appended: returns (weights, ids, *candidates).
+        Without a memory, `positive_weights(index, ids_all)`, `ids_all` and the targets as given."""
         if self.memory is None:
-            return (self.positive_weights(index, ids_all), *targets)
+            return (self.positive_weights(index, ids_all), ids_all, *targets)
         self.memory.check_batch(ids_all.shape[0])
         keys, ids = self.memory.snapshot()
-        w = self.positive_weights(index, torch.cat([ids_all, ids.to(ids_all.device)]))
-        return (w, *(torch.cat([t, keys.to(t)]) for t in targets))
+        candidate_ids = torch.cat([ids_all, ids.to(ids_all.device)])
+        w = self.positive_weights(index, candidate_ids)
+        return (w, candidate_ids, *(torch.cat([t, keys.to(t)]) for t in targets))
 
     @torch.no_grad()
     def remember(self, view1_targets: torch.Tensor, view2_targets: torch.Tensor, ids_all: torch.Tensor) -> None:

@@ -10,7 +10,6 @@ import torch.nn as nn
 from mcgip_fast.train import ddp
 from mcgip_fast.train.base import GazeMethod, MethodOutput, ema_update, frozen_copy
 from mcgip_fast.train.heads import byol_mlp
-from mcgip_fast.train.losses import predictive_cosine_loss
 
 __all__ = ["BYOL"]
 
@@ -36,6 +35,7 @@ class BYOL(GazeMethod):
         self.target_projector = frozen_copy(self.projector)
         self.momentum = float(momentum)
         self.init_gaze_memory(proj_dim, gaze_memory)
+        self.init_gaze_predictor(lambda: byol_mlp(proj_dim, hidden_dim, proj_dim))
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
@@ -46,10 +46,9 @@ class BYOL(GazeMethod):
             t1 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view1)))
             t2 = ddp.all_gather_nograd(self.target_projector(self.target_backbone(view2)))
             ids_all = ddp.all_gather_nograd(index)
-        w, c2, c1 = self.with_memory(index, ids_all, t2, t1)
-        loss = predictive_cosine_loss(p1, c2, w, kind="byol", average=self.loss_average) + predictive_cosine_loss(
-            p2, c1, w, kind="byol", average=self.loss_average
-        ) + self.spread_penalty(z1, z2)
+        w, ids, c2, c1 = self.with_memory(index, ids_all, t2, t1)
+        loss = (self.predict_loss(z1, p1, c2, w, index, ids, "byol") + self.predict_loss(z2, p2, c1, w, index, ids, "byol")
+                + self.spread_penalty(z1, z2))
         self.remember(t1, t2, ids_all)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, b))

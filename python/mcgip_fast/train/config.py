@@ -65,6 +65,8 @@ class TrainConfig:
                                 "group images instead of collapsing them); 0 = the method as published")
     covariance_weight: float = _f(0.0, "BYOL/SimSiam: weight of VICReg's covariance term (decorrelates the projection "
                                   "dimensions; VICReg weighs it 1/25 of the variance term); 0 = off")
+    gaze_predictor: bool = _f(False, "BYOL/SimSiam with gaze: predict gaze positives' targets with a second predictor of "
+                              "their own, so the first keeps the method's own task (predicting the image's other view)")
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
     gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
                           "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
@@ -162,6 +164,8 @@ class TrainConfig:
                 bad(f"{name} must be a finite number >= 0, got {value!r}")
             if value and self.method not in ("byol", "simsiam"):
                 bad(f"{name} is for byol and simsiam; {self.method} has negatives and takes 0")
+        if self.gaze_predictor and self.method not in ("byol", "simsiam"):
+            bad(f"gaze_predictor is for byol and simsiam; {self.method} has no predictor")
         if self.gaze_weight is not None and not (math.isfinite(self.gaze_weight) and self.gaze_weight >= 0.0):
             bad(f"gaze_weight must be a finite number >= 0, got {self.gaze_weight}")
         if not 0.0 <= self.solarize_p <= 1.0:

@@ -80,19 +80,29 @@ def predictive_cosine_loss(
     *,
     kind: str = "byol",
     average: str = "anchor",
+    gaze_predictions: torch.Tensor | None = None,
+    own: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """BYOL / SimSiam loss pulling each prediction towards the targets of all its positives.
 
     Per pair, ``2 - 2 cos(p_i, z_j)`` (BYOL) or ``-cos(p_i, z_j)`` (SimSiam). Targets are
     detached (stop-gradient). Averaged per anchor over its positives, or over all positive pairs
     (`average="batch"`, the official masked mean).
+
+    With `gaze_predictions` (B, D) and `own` (B, M bool: the candidate shows the anchor's own image),
+    pairs with another image's target use `gaze_predictions[i]` instead of `predictions[i]`.
     """
     if kind not in ("byol", "simsiam"):
         raise ValueError(f"kind must be 'byol' or 'simsiam', got {kind!r}")
-    p = F.normalize(predictions.float(), dim=1)
+    if (gaze_predictions is None) != (own is None):
+        raise ValueError("gaze_predictions and own go together")
     z = F.normalize(targets.detach().float(), dim=1)
-    cos = p @ z.T
+    cos = F.normalize(predictions.float(), dim=1) @ z.T
     _check(cos, weights, average)
+    if gaze_predictions is not None:
+        if own.shape != cos.shape:
+            raise ValueError(f"own must be (B, M) = {tuple(cos.shape)}, got {tuple(own.shape)}")
+        cos = torch.where(own, cos, F.normalize(gaze_predictions.float(), dim=1) @ z.T)
     per_pair = 2.0 - 2.0 * cos if kind == "byol" else -cos
     return _reduce(per_pair, weights.float(), average)
 

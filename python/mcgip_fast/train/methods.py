@@ -16,10 +16,10 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     """Instantiate `cfg.method` around `backbone`; `lookup=None` trains the baseline."""
     common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average,
                   gaze_weight=cfg.gaze_weight)
-    spread = dict(variance_weight=cfg.variance_weight, covariance_weight=cfg.covariance_weight)
+    spread = dict(variance_weight=cfg.variance_weight, covariance_weight=cfg.covariance_weight, gaze_predictor=cfg.gaze_predictor)
     if any(spread.values()) and cfg.method not in ("byol", "simsiam"):
-        raise ValueError(f"variance_weight and covariance_weight are for byol and simsiam; {cfg.method} has negatives "
-                         "and takes 0")
+        raise ValueError(f"variance_weight, covariance_weight and gaze_predictor are for byol and simsiam; {cfg.method} "
+                         "has negatives and takes 0 / False")
     memory = cfg.gaze_memory
     if memory and cfg.method not in ("byol", "simsiam"):
         raise ValueError(f"gaze_memory is for byol and simsiam; {cfg.method} takes gaze_memory 0"

@@ -10,7 +10,6 @@ import torch.nn as nn
 from mcgip_fast.train import ddp
 from mcgip_fast.train.base import GazeMethod, MethodOutput
 from mcgip_fast.train.heads import simsiam_predictor, simsiam_projector
-from mcgip_fast.train.losses import predictive_cosine_loss
 
 __all__ = ["SimSiam"]
 
@@ -31,6 +30,7 @@ class SimSiam(GazeMethod):
         self.projector = simsiam_projector(backbone.feature_dim, hidden_dim, proj_dim)
         self.predictor = simsiam_predictor(proj_dim, max(1, proj_dim // 4))
         self.init_gaze_memory(proj_dim, gaze_memory)
+        self.init_gaze_predictor(lambda: simsiam_predictor(proj_dim, max(1, proj_dim // 4)))
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
@@ -41,11 +41,9 @@ class SimSiam(GazeMethod):
             z1_all = ddp.all_gather_nograd(z1.detach())
             z2_all = ddp.all_gather_nograd(z2.detach())
             ids_all = ddp.all_gather_nograd(index)
-        w, c2, c1 = self.with_memory(index, ids_all, z2_all, z1_all)
-        loss = 0.5 * (
-            predictive_cosine_loss(p1, c2, w, kind="simsiam", average=self.loss_average)
-            + predictive_cosine_loss(p2, c1, w, kind="simsiam", average=self.loss_average)
-        ) + self.spread_penalty(z1, z2)
+        w, ids, c2, c1 = self.with_memory(index, ids_all, z2_all, z1_all)
+        loss = 0.5 * (self.predict_loss(z1, p1, c2, w, index, ids, "simsiam")
+                      + self.predict_loss(z2, p2, c1, w, index, ids, "simsiam")) + self.spread_penalty(z1, z2)
         self.remember(z1_all, z2_all, ids_all)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, b))
