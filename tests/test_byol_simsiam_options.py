@@ -1,16 +1,18 @@
-"""VICReg's variance and covariance terms for BYOL and SimSiam (`--variance-weight`,
-`--covariance-weight`, issue 12): checked against a direct per-dimension computation and on the
-two cases whose values are known (one direction for every image; an isotropic batch)."""
+"""Issue 12's options for the methods without negatives (BYOL, SimSiam): VICReg's variance and
+covariance terms (`--variance-weight`, `--covariance-weight`; checked against a direct per-dimension
+computation and on the cases whose values are known) and a second predictor for gaze positives
+(`--gaze-predictor`)."""
 
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402
 
 from mcgip_fast.mining import PositivePairs  # noqa: E402
 from mcgip_fast.train import TrainConfig  # noqa: E402
 from mcgip_fast.train.backbones import build_backbone  # noqa: E402
 from mcgip_fast.train.byol import BYOL  # noqa: E402
-from mcgip_fast.train.losses import variance_covariance_penalty  # noqa: E402
+from mcgip_fast.train.losses import predictive_cosine_loss, variance_covariance_penalty  # noqa: E402
 from mcgip_fast.train.methods import build_method  # noqa: E402
 from mcgip_fast.train.moco import MoCo  # noqa: E402
 from mcgip_fast.train.positives import PositiveLookup  # noqa: E402
@@ -103,3 +105,49 @@ def test_options_are_checked():
     m = build_method(ok, build_backbone("resnet18", 1, width=4), None)
     assert isinstance(m, SimSiam) and (m.variance_weight, m.covariance_weight) == (1.0, 0.04)
     assert not isinstance(m, MoCo)
+
+
+# ------------------------------------------------------------------------- the gaze predictor
+
+
+@pytest.mark.parametrize("kind", ["byol", "simsiam"])
+def test_gaze_predictions_serve_the_other_images_columns(kind):
+    g = torch.Generator().manual_seed(2)
+    p, q, z = torch.randn(3, 5, generator=g), torch.randn(3, 5, generator=g), torch.randn(4, 5, generator=g)
+    w = torch.tensor([[1.0, 0.5, 0.0, 0.5], [0.0, 1.0, 1.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
+    own = torch.tensor([[True, False, False, False], [False, True, False, False], [False, False, True, False]])
+    got = predictive_cosine_loss(p, z, w, kind=kind, gaze_predictions=q, own=own)
+    cos = lambda a, b: float(F.normalize(a, dim=0) @ F.normalize(b, dim=0))  # noqa: E731
+    pair = (lambda c: 2 - 2 * c) if kind == "byol" else (lambda c: -c)  # noqa: E731
+    want = []
+    for i in range(3):
+        terms = [w[i, j] * pair(cos(p[i] if own[i, j] else q[i], z[j])) for j in range(4) if w[i, j] > 0]
+        want.append(sum(terms) / w[i].sum())
+    assert got.item() == pytest.approx(float(sum(want) / 3), rel=1e-5)
+    # the same predictions for both: the plain loss
+    assert torch.allclose(predictive_cosine_loss(p, z, w, kind=kind, gaze_predictions=p, own=own),
+                          predictive_cosine_loss(p, z, w, kind=kind))
+    with pytest.raises(ValueError, match="go together"):
+        predictive_cosine_loss(p, z, w, kind=kind, gaze_predictions=q)
+
+
+@pytest.mark.parametrize("cls", [BYOL, SimSiam])
+def test_gaze_predictor_learns_only_from_gaze_pairs(cls):
+    def make(lookup, **kw):
+        torch.manual_seed(0)
+        return cls(build_backbone("resnet18", 1, width=4), lookup=lookup, proj_dim=8, hidden_dim=8, gaze_weight=1.0, **kw)
+
+    assert make(None, gaze_predictor=True).gaze_predictor is None  # the baseline has no gaze pairs to predict
+    lookup = PositiveLookup.from_pairs(PAIRS)
+    m = make(lookup, gaze_predictor=True)
+    m.train()
+    x1, x2 = torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16)
+    m(x1, x2, torch.tensor([0, 1, 2, 3])).loss.backward()  # 0-1 and 2-3 are gaze pairs
+    head_grad = sum(float(p.grad.abs().sum()) for p in m.gaze_predictor.parameters())
+    assert head_grad > 0
+    m.zero_grad(set_to_none=True)
+    # images 0 and 2 are not each other's positives: only own views, so the gaze head gets no gradient
+    m(x1[:2], x2[:2], torch.tensor([0, 2])).loss.backward()
+    assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in m.gaze_predictor.parameters())
+    with pytest.raises(ValueError, match="gaze_predictor is for byol and simsiam"):
+        TrainConfig(manifest="m.csv", gaze=False, method="moco", gaze_predictor=True).validate()
