@@ -1,7 +1,7 @@
 """Issue 12's options for the methods without negatives (BYOL, SimSiam): VICReg's variance and
 covariance terms (`--variance-weight`, `--covariance-weight`; checked against a direct per-dimension
-computation and on the cases whose values are known) and a second predictor for gaze positives
-(`--gaze-predictor`)."""
+computation and on the cases whose values are known), a second predictor for gaze positives
+(`--gaze-predictor`) and centred targets (`--center-targets`)."""
 
 import pytest
 
@@ -151,3 +151,50 @@ def test_gaze_predictor_learns_only_from_gaze_pairs(cls):
     assert all(p.grad is None or float(p.grad.abs().sum()) == 0.0 for p in m.gaze_predictor.parameters())
     with pytest.raises(ValueError, match="gaze_predictor is for byol and simsiam"):
         TrainConfig(manifest="m.csv", gaze=False, method="moco", gaze_predictor=True).validate()
+
+
+# ------------------------------------------------------------------------- centred targets
+
+
+@pytest.mark.parametrize("kind", ["byol", "simsiam"])
+def test_centring_removes_the_direction_every_target_shares(kind):
+    # targets = 10 u + e_j with e_j orthogonal to u, of equal norm and mean zero: after normalising,
+    # the mean is the shared part, so the centred targets are exactly the e_j's directions
+    u = torch.tensor([1.0, 0, 0, 0])
+    e = torch.tensor([[0, 1.0, 0, 0], [0, -1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, -1.0, 0]])
+    g = torch.Generator().manual_seed(3)
+    p = torch.randn(2, 4, generator=g)
+    w = torch.tensor([[1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.5]])
+    centred = predictive_cosine_loss(p, 10 * u + e, w, kind=kind, center=True)
+    torch.testing.assert_close(centred, predictive_cosine_loss(p, e, w, kind=kind))
+    plain = predictive_cosine_loss(p, 10 * u + e, w, kind=kind)
+    assert not torch.allclose(plain, centred)
+    # a mask averages over the chosen candidates only: a fifth, unused row leaves the loss unchanged
+    w5 = torch.cat([w, torch.zeros(2, 1)], dim=1)
+    z5 = torch.cat([10 * u + e, torch.tensor([[0, 0, 0, 7.0]])])
+    mask = torch.tensor([True, True, True, True, False])
+    torch.testing.assert_close(predictive_cosine_loss(p, z5, w5, kind=kind, center=mask), centred)
+    with pytest.raises(ValueError, match="bool mask"):
+        predictive_cosine_loss(p, z5, w5, kind=kind, center=mask[:4])
+    # without centring, the shared direction dominates: every target is almost the same one
+    torch.testing.assert_close(plain, predictive_cosine_loss(p, u.repeat(4, 1), w, kind=kind), atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize("cls", [BYOL, SimSiam])
+def test_methods_centre_their_targets_only_when_asked(cls):
+    x1, x2, ids = torch.randn(4, 1, 16, 16), torch.randn(4, 1, 16, 16), torch.tensor([0, 1, 2, 3])
+
+    def loss(**kw):
+        torch.manual_seed(0)
+        m = cls(build_backbone("resnet18", 1, width=4), lookup=PositiveLookup.from_pairs(PAIRS), proj_dim=8, hidden_dim=8,
+                gaze_memory=4, **kw)
+        m.train()
+        torch.manual_seed(1)
+        return m(x1, x2, ids).loss
+
+    assert torch.equal(loss(), loss(center_targets=False))
+    assert not torch.allclose(loss(), loss(center_targets=True))
+    ok = TrainConfig(manifest="m.csv", gaze=False, method="byol", center_targets=True, proj_dim=8, hidden_dim=8).validate()
+    assert build_method(ok, build_backbone("resnet18", 1, width=4), None).center_targets
+    with pytest.raises(ValueError, match="center_targets is for byol and simsiam"):
+        TrainConfig(manifest="m.csv", gaze=False, method="simclr", center_targets=True).validate()

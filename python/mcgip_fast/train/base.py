@@ -59,13 +59,16 @@ class GazeMethod(nn.Module):
             online projections (`spread_penalty`; BYOL and SimSiam, which have no negatives); 0 = off.
         gaze_predictor: BYOL and SimSiam: predict gaze positives' targets with a second predictor
             (`init_gaze_predictor`).
+        center_targets: BYOL and SimSiam: centre each step's targets before the cosines
+            (`predictive_cosine_loss(center=True)`).
     """
 
     default_momentum = 0.0
 
     def __init__(self, backbone: nn.Module, *, lookup: PositiveLookup | None = None, soft_weights: bool = False,
                  drop_positive_p: float = 0.0, loss_average: str = "anchor", gaze_weight: float | None = None,
-                 variance_weight: float = 0.0, covariance_weight: float = 0.0, gaze_predictor: bool = False) -> None:
+                 variance_weight: float = 0.0, covariance_weight: float = 0.0, gaze_predictor: bool = False,
+                 center_targets: bool = False) -> None:
         super().__init__()
         if loss_average not in ("anchor", "batch"):
             raise ValueError(f"loss_average must be 'anchor' or 'batch', got {loss_average!r}")
@@ -84,6 +87,7 @@ class GazeMethod(nn.Module):
         self.loss_average = loss_average
         self.gaze_weight = None if gaze_weight is None else float(gaze_weight)
         self.use_gaze_predictor = bool(gaze_predictor) and self.gaze
+        self.center_targets = bool(center_targets)
         self.gaze_predictor: nn.Module | None = None  # see `init_gaze_predictor`
         self.variance_weight = float(variance_weight)
         self.covariance_weight = float(covariance_weight)
@@ -151,11 +155,14 @@ class GazeMethod(nn.Module):
 
     def predict_loss(self, predictor_input: torch.Tensor, predictions: torch.Tensor, targets: torch.Tensor,
                      w: torch.Tensor, index: torch.Tensor, candidate_ids: torch.Tensor, kind: str) -> torch.Tensor:
-        """`predictive_cosine_loss` of one view, gaze pairs through the gaze predictor when there is one."""
+        """`predictive_cosine_loss` of one view, gaze pairs through the gaze predictor when there is one;
+        with `center_targets`, centred over the real candidates (not a memory's empty slots)."""
+        center = candidate_ids >= 0 if self.center_targets else False
         if self.gaze_predictor is None:
-            return predictive_cosine_loss(predictions, targets, w, kind=kind, average=self.loss_average)
+            return predictive_cosine_loss(predictions, targets, w, kind=kind, average=self.loss_average,
+                                          center=center)
         return predictive_cosine_loss(predictions, targets, w, kind=kind, average=self.loss_average,
-                                      gaze_predictions=self.gaze_predictor(predictor_input),
+                                      center=center, gaze_predictions=self.gaze_predictor(predictor_input),
                                       own=self.same_image(index, candidate_ids))
 
     def spread_penalty(self, *projections: torch.Tensor) -> torch.Tensor | float:

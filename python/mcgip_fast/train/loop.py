@@ -31,7 +31,7 @@ __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosi
 RESUME_KEYS = ("method", "gaze", "backbone", "stem", "pool", "width", "in_channels", "image_size", "batch_size", "queue_size",
                "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "batch_sampler", "positives_per_anchor",
                "gaze_memory", "gaze_weight", "gaze_warmup_epochs", "loss_average", "variance_weight",
-               "covariance_weight", "gaze_predictor")
+               "covariance_weight", "gaze_predictor", "center_targets")
 
 
 class NonFiniteLossError(RuntimeError):

@@ -82,6 +82,7 @@ def predictive_cosine_loss(
     average: str = "anchor",
     gaze_predictions: torch.Tensor | None = None,
     own: torch.Tensor | None = None,
+    center: bool | torch.Tensor = False,
 ) -> torch.Tensor:
     """BYOL / SimSiam loss pulling each prediction towards the targets of all its positives.
 
@@ -91,12 +92,26 @@ def predictive_cosine_loss(
 
     With `gaze_predictions` (B, D) and `own` (B, M bool: the candidate shows the anchor's own image),
     pairs with another image's target use `gaze_predictions[i]` instead of `predictions[i]`.
+
+    With `center` (True, or an (M,) bool mask of the candidates to average over, e.g. leaving out
+    a memory's empty slots), the unit targets' mean over the M candidates is subtracted (and the rest
+    re-normalised) before the cosines, as DINO centres its teacher. A barely trained target network
+    maps every image close to one common direction; the mean of an anchor's gaze positives' targets
+    is then mostly that direction, so pulling towards them merges all images. Centred, only what
+    sets the positives apart from the rest of the step's targets is left to pull towards.
     """
     if kind not in ("byol", "simsiam"):
         raise ValueError(f"kind must be 'byol' or 'simsiam', got {kind!r}")
     if (gaze_predictions is None) != (own is None):
         raise ValueError("gaze_predictions and own go together")
     z = F.normalize(targets.detach().float(), dim=1)
+    if isinstance(center, torch.Tensor):
+        if center.shape != (z.shape[0],) or center.dtype != torch.bool:
+            raise ValueError(f"center must be a bool or an ({z.shape[0]},) bool mask, got {center.dtype} {tuple(center.shape)}")
+        if center.any():
+            z = F.normalize(z - z[center].mean(dim=0, keepdim=True), dim=1)
+    elif center:
+        z = F.normalize(z - z.mean(dim=0, keepdim=True), dim=1)
     cos = F.normalize(predictions.float(), dim=1) @ z.T
     _check(cos, weights, average)
     if gaze_predictions is not None:

@@ -16,10 +16,11 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     """Instantiate `cfg.method` around `backbone`; `lookup=None` trains the baseline."""
     common = dict(lookup=lookup, soft_weights=cfg.soft_weights, drop_positive_p=cfg.drop_positive_p, loss_average=cfg.loss_average,
                   gaze_weight=cfg.gaze_weight)
-    spread = dict(variance_weight=cfg.variance_weight, covariance_weight=cfg.covariance_weight, gaze_predictor=cfg.gaze_predictor)
+    spread = dict(variance_weight=cfg.variance_weight, covariance_weight=cfg.covariance_weight, gaze_predictor=cfg.gaze_predictor,
+                  center_targets=cfg.center_targets)
     if any(spread.values()) and cfg.method not in ("byol", "simsiam"):
-        raise ValueError(f"variance_weight, covariance_weight and gaze_predictor are for byol and simsiam; {cfg.method} "
-                         "has negatives and takes 0 / False")
+        raise ValueError(f"variance_weight, covariance_weight, gaze_predictor and center_targets are for byol and simsiam; "
+                         f"{cfg.method} has negatives and takes 0 / False")
     memory = cfg.gaze_memory
     if memory and cfg.method not in ("byol", "simsiam"):
         raise ValueError(f"gaze_memory is for byol and simsiam; {cfg.method} takes gaze_memory 0"
