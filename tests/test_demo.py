@@ -93,6 +93,33 @@ def test_oracle_pairs_are_same_class():
     assert (pairs.degrees() >= 1).all()
 
 
+def test_oracle_runs_for_every_method_whose_controls_run(tmp_path):
+    from mcgip_fast.report.demo import MinedPairs, _plan_runs
+
+    class Archive:  # what the planner reads of an archive
+        manifest_path = tmp_path / "manifest.csv"
+
+        def manifest(self):
+            return pd.DataFrame({"image_id": [f"i{k}" for k in range(8)]})
+
+        def labels(self):
+            return pd.DataFrame({"label": [0, 1, 0, 1, 0, 1, 0, 1]})
+
+    mined = MinedPairs(schemes={"multimatch": tmp_path / "pairs.npz"})
+
+    def oracles(oracle=True, **kw):
+        cfg = DemoConfig.quick(out=str(tmp_path), methods=("moco", "byol", "simsiam"), k=2, oracle=oracle, **kw)
+        plans = _plan_runs(cfg, Archive(), None, mined, tmp_path)
+        return [(p.name, p.method, p.pairs) for p in plans if "oracle" in p.name]
+
+    oracle_file = tmp_path / "pairs_oracle_labels.npz"
+    assert oracles() == [("moco +oracle positives (labels)", "moco", oracle_file)]
+    assert oracles(controls_every_method=True) == [(f"{m} +oracle positives (labels)", m, oracle_file)
+                                                   for m in ("moco", "byol", "simsiam")]
+    assert pair_precision(PositivePairs.load(oracle_file), np.array([0, 1] * 4))[0] == 1.0
+    assert oracles(oracle=False, controls_every_method=True) == []
+
+
 def test_bad_demo_config():
     with pytest.raises(ValueError, match="unknown mining scheme"):
         DemoConfig(schemes=("nope",)).validate()

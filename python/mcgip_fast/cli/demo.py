@@ -132,7 +132,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-reuse", action="store_true",
                    help="train and probe every run anew instead of reusing records of runs finished with the same settings")
     p.add_argument("--oracle", action=argparse.BooleanOptionalAction, default=None,
-                   help="also run the diagnostic MoCo run with same-class positives from the labels (default: off)")
+                   help="also run the diagnostic runs with same-class positives from the labels: the headline method's, or "
+                        "with --controls-every-method every method's (default: off)")
     p.add_argument("--no-study", action="store_true", help="skip the real-data study")
     p.add_argument("--no-crowd", action="store_true", help="skip the real images with real gaze (Saliency in Crowd) section")
     p.add_argument("--crowd-data", type=Path, default=None,

@@ -112,8 +112,9 @@ class DemoConfig:
     # per image, none of the gaze information
     shuffled_control: bool = False
     controls_every_method: bool = False  # run the controls for every method, not only the headline one
-    # MoCo with k same-class positives from the labels: what perfect gaze could give (0.69 vs 0.53 with gaze,
-    # benchmarks/README.md); off by default to keep `make demo` with all four methods within 15 minutes (it takes 12.7)
+    # k same-class positives from the labels for each method whose controls run (MoCo only, unless
+    # controls_every_method): what perfect gaze could give (MoCo 0.69 vs 0.53 with gaze, benchmarks/README.md;
+    # BYOL and SimSiam gain nothing even from these at 40 epochs); off by default to keep `make demo` with all four methods within 15 minutes (it takes 12.7)
     oracle: bool = False
     epochs: int = 40
     image_size: int = 64
@@ -730,7 +731,8 @@ def headline_method(cfg: DemoConfig) -> str:
 
 
 def _plan_runs(cfg: DemoConfig, archive, control, mined: MinedPairs, work: Path) -> list[RunPlan]:
-    """Every run: each method's baseline and +McGIP, the controls and the oracle; which pre-training seeds each gets."""
+    """Every run: each method's baseline and +McGIP, the controls and the oracles (for the methods whose controls
+    run); which pre-training seeds each gets."""
     first = headline_method(cfg)
     plans: list[tuple[str, str, bool, Path | None, Path]] = []
     for method in cfg.methods:
@@ -745,7 +747,10 @@ def _plan_runs(cfg: DemoConfig, archive, control, mined: MinedPairs, work: Path)
         labels = archive.labels()["label"].to_numpy()
         oracle_path = oracle_pairs(archive.manifest()["image_id"].to_numpy(), labels, cfg.k, cfg.archive_seed).save(
             work / "pairs_oracle_labels.npz")
-        plans.append((f"{first} +oracle positives (labels)", first, True, oracle_path, archive.manifest_path))
+        # per control method: "even perfect positives do not help BYOL at this budget" is the diagnosis a
+        # user needs before doubting the implementation (benchmarks/README.md, issue 12, fifth session)
+        for method in cfg.control_methods:
+            plans.append((f"{method} +oracle positives (labels)", method, True, oracle_path, archive.manifest_path))
     headline = {f"{first} baseline", f"{first} +McGIP"}
     seeds = tuple(int(s) for s in cfg.pretrain_seeds)
     return [RunPlan(name, method, use_gaze, pairs_path, manifest,
