@@ -114,7 +114,8 @@ class DemoConfig:
     controls_every_method: bool = False  # run the controls for every method, not only the headline one
     # k same-class positives from the labels for each method whose controls run (MoCo only, unless
     # controls_every_method): what perfect gaze could give (MoCo 0.69 vs 0.53 with gaze, benchmarks/README.md;
-    # BYOL and SimSiam gain nothing even from these at 40 epochs); off by default to keep `make demo` with all four methods within 15 minutes (it takes 12.7)
+    # BYOL and SimSiam gain nothing even from these at 40 epochs); off by default to keep `make demo` with all
+    # four methods within 15 minutes (it takes 12.7)
     oracle: bool = False
     epochs: int = 40
     image_size: int = 64

@@ -60,7 +60,7 @@ class GazeMethod(nn.Module):
         gaze_predictor: BYOL and SimSiam: predict gaze positives' targets with a second predictor
             (`init_gaze_predictor`).
         center_targets: BYOL and SimSiam: centre each step's targets before the cosines
-            (`predictive_cosine_loss(center=True)`).
+            (`predictive_cosine_loss(center=...)`, over the real candidates).
     """
 
     default_momentum = 0.0

@@ -105,13 +105,13 @@ def predictive_cosine_loss(
     if (gaze_predictions is None) != (own is None):
         raise ValueError("gaze_predictions and own go together")
     z = F.normalize(targets.detach().float(), dim=1)
+    if center is True:
+        center = torch.ones(z.shape[0], dtype=torch.bool, device=z.device)
     if isinstance(center, torch.Tensor):
         if center.shape != (z.shape[0],) or center.dtype != torch.bool:
             raise ValueError(f"center must be a bool or an ({z.shape[0]},) bool mask, got {center.dtype} {tuple(center.shape)}")
         if center.any():
             z = F.normalize(z - z[center].mean(dim=0, keepdim=True), dim=1)
-    elif center:
-        z = F.normalize(z - z.mean(dim=0, keepdim=True), dim=1)
     cos = F.normalize(predictions.float(), dim=1) @ z.T
     _check(cos, weights, average)
     if gaze_predictions is not None:
