@@ -25,3 +25,17 @@ def opencv_heatmaps(
         m = cv2.GaussianBlur(m, (0, 0), sigma)
         maps.append((m / m.max()).astype(np.float32))
     return np.stack(maps)
+
+
+def gated_job(job, cfg):
+    """A stand-in for `report.runs.execute`: job = (name, gate); waits until the file `gate` exists (at most
+    two minutes), so a test decides which job finishes first instead of racing two trainings."""
+    import time
+
+    name, gate = job
+    deadline = time.monotonic() + 120
+    while gate is not None and not Path(gate).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name}: gate {gate} never opened")
+        time.sleep(0.05)
+    return name

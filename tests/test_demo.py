@@ -395,22 +395,19 @@ def test_reader_invariant_mining_in_the_demo(tmp_path):
         DemoConfig(mm_weights="equal").validate()
 
 
-def test_parallel_runs_are_reported_as_each_finishes(chest_runs, tmp_path):
-    """A short run that finishes first is handed back while the long one is still training (so the demo
-    saves its record at once and a stopped demo keeps it)."""
-    from dataclasses import replace
+def test_parallel_runs_are_reported_as_each_finishes(tmp_path):
+    """A run that finishes first is handed back while the other is still running (so the demo saves its
+    record at once and a stopped demo keeps it). The held run waits on a gate file that is opened only after
+    the first result arrives, so the order does not hang on how fast the machine is."""
+    from _helpers import gated_job
 
-    from mcgip_fast.report.demo import train_config
-    from mcgip_fast.report.runs import RunJob, run_jobs
-    from mcgip_fast.synth import SynthArchive
+    from mcgip_fast.report.demo import DemoConfig
+    from mcgip_fast.report.runs import run_jobs
 
-    base, result, _ = chest_runs[0]
-    archive = SynthArchive.open(result.archive_root)
-    jobs = [RunJob(train_config(replace(base, epochs=epochs), archive.manifest_path, None, "moco", False, 0,
-                                tmp_path / name), archive.manifest_path, archive.labels_path)
-            for name, epochs in (("long", 12), ("short", 1))]
-    runs = run_jobs(jobs, replace(base, parallel_runs=2, torch_threads=1))
-    first, _ = next(runs)
-    assert first == 1
-    assert not (tmp_path / "long" / "encoder.pt").exists()
-    assert [i for i, _ in runs] == [0]
+    gate = tmp_path / "open"
+    runs = run_jobs([("held", gate), ("free", None)], DemoConfig(parallel_runs=2, torch_threads=1), gated_job)
+    first, name = next(runs)
+    assert (first, name) == (1, "free")
+    assert not gate.exists()  # so "held" cannot have finished
+    gate.touch()
+    assert list(runs) == [(0, "held")]

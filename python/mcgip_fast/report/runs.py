@@ -18,7 +18,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -83,12 +83,18 @@ def _init_worker(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def run_jobs(jobs: list[RunJob], cfg) -> Iterator[tuple[int, RunOutcome]]:
+def run_jobs(
+    jobs: list[RunJob], cfg, run_one: Callable[[Any, Any], Any] | None = None
+) -> Iterator[tuple[int, RunOutcome]]:
     """(index into `jobs`, outcome) for every job, in the order they finish.
+
+    `run_one(job, cfg)` runs one job (default `execute`: train, then probe); with workers it must be a
+    module-level function, as it is pickled by name.
 
     With `cfg.parallel_runs` > 1 (and more than one job) each job runs in a worker process (spawned, so no
     torch state is shared) with `torch_threads(cfg)` threads; the first failure stops the rest and is raised
     here. With one run at a time they run in this process, in order."""
+    run_one = execute if run_one is None else run_one
     threads = torch_threads(cfg)
     if cfg.parallel_runs <= 1 or len(jobs) <= 1:
         import torch
@@ -98,7 +104,7 @@ def run_jobs(jobs: list[RunJob], cfg) -> Iterator[tuple[int, RunOutcome]]:
             if threads is not None:
                 torch.set_num_threads(threads)
             for i, job in enumerate(jobs):
-                yield i, execute(job, cfg)
+                yield i, run_one(job, cfg)
         finally:
             torch.set_num_threads(before)
         return
@@ -106,7 +112,7 @@ def run_jobs(jobs: list[RunJob], cfg) -> Iterator[tuple[int, RunOutcome]]:
     pool = ProcessPoolExecutor(max_workers=min(cfg.parallel_runs, len(jobs)), mp_context=ctx,
                                initializer=_init_worker, initargs=(threads,))
     try:
-        pending = {pool.submit(execute, job, cfg): i for i, job in enumerate(jobs)}
+        pending = {pool.submit(run_one, job, cfg): i for i, job in enumerate(jobs)}
         while pending:
             # FIRST_COMPLETED, not FIRST_EXCEPTION: the latter waits for *every* job unless one fails, so
             # no record would be saved before the last run finished
