@@ -1,7 +1,8 @@
 """Issue 12's options for the methods without negatives (BYOL, SimSiam): VICReg's variance and
 covariance terms (`--variance-weight`, `--covariance-weight`; checked against a direct per-dimension
 computation and on the cases whose values are known), a second predictor for gaze positives
-(`--gaze-predictor`) and centred targets (`--center-targets`)."""
+(`--gaze-predictor`), centred targets (`--center-targets`) and SimSiam's fixed predictor learning rate
+(`--fixed-predictor-lr`)."""
 
 import pytest
 
@@ -198,3 +199,48 @@ def test_methods_centre_their_targets_only_when_asked(cls):
     assert build_method(ok, build_backbone("resnet18", 1, width=4), None).center_targets
     with pytest.raises(ValueError, match="center_targets is for byol and simsiam"):
         TrainConfig(manifest="m.csv", gaze=False, method="simclr", center_targets=True).validate()
+
+
+@pytest.mark.parametrize("method", ["byol", "simsiam"])
+@pytest.mark.parametrize("gaze_predictor", [False, True])
+def test_predictor_groups_split_the_trainable_parameters(method, gaze_predictor):
+    from mcgip_fast.train.loop import predictor_param_groups
+
+    cfg = TrainConfig(manifest="m.csv", pairs="p.npz", gaze=True, method=method, gaze_predictor=gaze_predictor, proj_dim=8,
+                      hidden_dim=8).validate()
+    m = build_method(cfg, build_backbone("resnet18", 1, width=4), PositiveLookup.from_pairs(PAIRS))
+    rest, held = predictor_param_groups(m)
+    want = list(m.predictor.parameters()) + (list(m.gaze_predictor.parameters()) if gaze_predictor else [])
+    assert [id(p) for p in held["params"]] == [id(p) for p in want]
+    assert {id(p) for p in rest["params"]} | {id(p) for p in want} == {id(p) for p in m.parameters()}
+    assert not {id(p) for p in rest["params"]} & {id(p) for p in want}
+    with pytest.raises(ValueError, match="no predictor"):
+        predictor_param_groups(MoCo(build_backbone("resnet18", 1, width=4), proj_dim=8, hidden_dim=8, queue_size=8))
+
+
+def test_fixed_predictor_lr_holds_the_predictor_while_the_rest_decays(tmp_path):
+    import json
+    import math
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from train_utils import make_dataset, tiny_config
+
+    from mcgip_fast.train import train
+
+    data = make_dataset(tmp_path / "d")
+    lr, warmup = 1e-3, 2
+    train(tiny_config(data, tmp_path / "r", method="simsiam", fixed_predictor_lr=True, lr=lr, warmup_steps=warmup,
+                      gaze=False))
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    steps = len(rows)
+    assert steps >= 6
+    for r in rows:
+        i = r["step"] - 1  # the rates logged after step i's update are the schedule's at step i + 1
+        want_held = lr * (min(1.0, (i + 2) / warmup))
+        assert r["predictor_lr"] == pytest.approx(want_held)
+    assert rows[-1]["lr"] < 0.1 * lr and rows[-1]["predictor_lr"] == pytest.approx(lr)
+    assert all(math.isfinite(r["loss"]) for r in rows)
+    with pytest.raises(ValueError, match="fixed_predictor_lr is for byol and simsiam"):
+        TrainConfig(manifest="m.csv", gaze=False, method="moco", fixed_predictor_lr=True).validate()

@@ -70,6 +70,9 @@ class TrainConfig:
     center_targets: bool = _f(False, "BYOL/SimSiam: subtract the mean of each step's targets (batch and gaze memory) before "
                               "the cosines, as DINO centres its teacher, so gaze positives pull towards what sets them "
                               "apart rather than towards the direction every image shares early in training")
+    fixed_predictor_lr: bool = _f(False, "BYOL/SimSiam: the predictor (and gaze predictor) keeps the full learning rate "
+                                  "after warm-up instead of decaying along the cosine, as in SimSiam's paper (fix_pred_lr): "
+                                  "the predictor keeps adapting to the moving targets late in training")
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
     gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
                           "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
@@ -171,6 +174,8 @@ class TrainConfig:
             bad(f"gaze_predictor is for byol and simsiam; {self.method} has no predictor")
         if self.center_targets and self.method not in ("byol", "simsiam"):
             bad(f"center_targets is for byol and simsiam; {self.method} has no predictor targets")
+        if self.fixed_predictor_lr and self.method not in ("byol", "simsiam"):
+            bad(f"fixed_predictor_lr is for byol and simsiam; {self.method} has no predictor")
         if self.gaze_weight is not None and not (math.isfinite(self.gaze_weight) and self.gaze_weight >= 0.0):
             bad(f"gaze_weight must be a finite number >= 0, got {self.gaze_weight}")
         if not 0.0 <= self.solarize_p <= 1.0:

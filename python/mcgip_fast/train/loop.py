@@ -31,7 +31,7 @@ __all__ = ["train", "TrainResult", "NonFiniteLossError", "resolve_device", "cosi
 RESUME_KEYS = ("method", "gaze", "backbone", "stem", "pool", "width", "in_channels", "image_size", "batch_size", "queue_size",
                "seed", "proj_dim", "hidden_dim", "optimizer", "in_batch_keys", "batch_sampler", "positives_per_anchor",
                "gaze_memory", "gaze_weight", "gaze_warmup_epochs", "loss_average", "variance_weight",
-               "covariance_weight", "gaze_predictor", "center_targets")
+               "covariance_weight", "gaze_predictor", "center_targets", "fixed_predictor_lr")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -71,11 +71,14 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def cosine_schedule(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
-    """LR multiplier: linear warm-up, then cosine decay to 0 at `total_steps`."""
+def cosine_schedule(total_steps: int, warmup_steps: int, decay: bool = True) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up, then cosine decay to 0 at `total_steps` (with `decay=False`, 1 after
+    the warm-up)."""
     def f(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
+        if not decay:
+            return 1.0
         span = max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(step - warmup_steps, span) / span))
     return f
@@ -90,12 +93,28 @@ def gaze_warmup(warmup_steps: float) -> Callable[[int], float]:
 
 
 def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
+    """`params`: parameters, or param groups (dicts), as torch's optimisers take them."""
+    params = list(params)
+    if params and isinstance(params[0], dict):
+        params = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
+    else:
+        params = [p for p in params if p.requires_grad]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def predictor_param_groups(method) -> list[dict]:
+    """Two param groups: everything but the predictors, then the predictor and the gaze predictor."""
+    predictors = [m for m in (getattr(method, "predictor", None), getattr(method, "gaze_predictor", None))
+                  if m is not None]
+    if not predictors:
+        raise ValueError(f"{type(method).__name__} has no predictor to keep at a fixed learning rate")
+    held = {id(p) for m in predictors for p in m.parameters()}
+    return [{"params": [p for p in method.parameters() if id(p) not in held]},
+            {"params": [p for m in predictors for p in m.parameters()]}]
 
 
 #: Without a cache, warn when a run decodes this many images whose short side is this many times the input.
@@ -212,8 +231,16 @@ def _build(run: _Run, lookup, total_steps: int):
     method = build_method(cfg, backbone, lookup).to(run.device)
     if run.channels_last:
         method = method.to(memory_format=torch.channels_last)
-    optimizer = _optimizer(cfg, method.parameters())
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_schedule(total_steps, cfg.warmup_steps))
+    decay = cosine_schedule(total_steps, cfg.warmup_steps)
+    if cfg.fixed_predictor_lr:
+        groups = predictor_param_groups(method)
+        optimizer = _optimizer(cfg, groups)
+        # one multiplier per group: the rest decays; the predictors warm up, then hold the full lr
+        hold = cosine_schedule(total_steps, cfg.warmup_steps, decay=False)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [decay, hold])
+    else:
+        optimizer = _optimizer(cfg, method.parameters())
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
     scaler = torch.amp.GradScaler("cuda", enabled=run.amp_dtype == torch.float16)
     return method, optimizer, scheduler, scaler
 
@@ -427,6 +454,8 @@ def train(cfg: TrainConfig, *, on_step: Callable[[int, float], None] | None = No
                     row = {"step": global_step, "epoch": epoch, "loss": loss_value, "lr": scheduler.get_last_lr()[0],
                            "gaze_positives_per_anchor": n_gaze / global_batch, "images_per_s": ips,
                            "loader_wait_s": loader_wait, "augment_s": augment_time, "step_s": step_time, "time": time.time()}
+                    if cfg.fixed_predictor_lr:
+                        row["predictor_lr"] = scheduler.get_last_lr()[1]
                     log.write(json.dumps(row) + "\n")
                     log.flush()
                     if writer is not None:
