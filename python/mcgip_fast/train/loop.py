@@ -93,12 +93,8 @@ def gaze_warmup(warmup_steps: float) -> Callable[[int], float]:
 
 
 def _optimizer(cfg: TrainConfig, params) -> torch.optim.Optimizer:
-    """`params`: parameters, or param groups (dicts), as torch's optimisers take them."""
-    params = list(params)
-    if params and isinstance(params[0], dict):
-        params = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
-    else:
-        params = [p for p in params if p.requires_grad]
+    """`params`: param groups (dicts), as torch's optimisers take them; frozen parameters are left out."""
+    params = [{**g, "params": [p for p in g["params"] if p.requires_grad]} for g in params]
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
@@ -231,16 +227,11 @@ def _build(run: _Run, lookup, total_steps: int):
     method = build_method(cfg, backbone, lookup).to(run.device)
     if run.channels_last:
         method = method.to(memory_format=torch.channels_last)
-    decay = cosine_schedule(total_steps, cfg.warmup_steps)
-    if cfg.fixed_predictor_lr:
-        groups = predictor_param_groups(method)
-        optimizer = _optimizer(cfg, groups)
-        # one multiplier per group: the rest decays; the predictors warm up, then hold the full lr
-        hold = cosine_schedule(total_steps, cfg.warmup_steps, decay=False)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [decay, hold])
-    else:
-        optimizer = _optimizer(cfg, method.parameters())
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
+    groups = predictor_param_groups(method) if cfg.fixed_predictor_lr else [{"params": list(method.parameters())}]
+    optimizer = _optimizer(cfg, groups)
+    # one multiplier per group: the rest decays; the predictors (if held) warm up, then keep the full lr
+    schedules = [cosine_schedule(total_steps, cfg.warmup_steps), cosine_schedule(total_steps, cfg.warmup_steps, decay=False)]
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedules[:len(groups)])
     scaler = torch.amp.GradScaler("cuda", enabled=run.amp_dtype == torch.float16)
     return method, optimizer, scheduler, scaler
 
