@@ -70,5 +70,5 @@ def test_demo_refuses_bad_method_options(tmp_path, capsys):
         main(["demo", "--quick", "--method-option", "byol:gaze_memory=16", "--out", str(tmp_path)])
     assert e.value.code == 2 and "METHOD.OPTION=VALUE" in capsys.readouterr().err
     assert main(["demo", "--quick", "--method-option", "moco.gaze_memory=16", "--out", str(tmp_path)]) == 2
-    assert "gaze_memory is for byol and simsiam" in capsys.readouterr().err
+    assert "gaze_memory is for byol, simsiam and simclr" in capsys.readouterr().err
     assert not (tmp_path / "work").exists()  # refused before anything ran

@@ -177,7 +177,7 @@ def test_bad_archive_and_method_options():
     with pytest.raises(ValueError, match="set by the demo for each run"):
         DemoConfig(method_options={"moco": {"seed": 3}}).validate()
     # refused by TrainConfig for the method's +McGIP runs: found before any run starts
-    with pytest.raises(ValueError, match="moco \\+McGIP runs: gaze_memory is for byol and simsiam"):
+    with pytest.raises(ValueError, match="moco \\+McGIP runs: gaze_memory is for byol, simsiam and simclr"):
         DemoConfig(method_options={"moco": {"gaze_memory": 64}}).validate()
     # an option for a method that does not run is not checked against its runs
     DemoConfig(methods=("simclr",), method_options={"moco": {"gaze_memory": 64}}).validate()

@@ -1,4 +1,4 @@
-"""BYOL / SimSiam gaze memory (issue 12): remembered targets of gaze positives from earlier steps."""
+"""BYOL / SimSiam / SimCLR gaze memory (issue 12): remembered targets of gaze positives from earlier steps."""
 
 import argparse
 import json
@@ -18,6 +18,7 @@ from mcgip_fast.train.byol import BYOL  # noqa: E402
 from mcgip_fast.train.losses import predictive_cosine_loss  # noqa: E402
 from mcgip_fast.train.methods import build_method  # noqa: E402
 from mcgip_fast.train.positives import PositiveLookup  # noqa: E402
+from mcgip_fast.train.simclr import SimCLR  # noqa: E402
 from mcgip_fast.train.simsiam import SimSiam  # noqa: E402
 from train_utils import make_dataset, tiny_config as cfg_for, free_port, Killed, kill_at  # noqa: E402
 
@@ -57,7 +58,7 @@ def test_memory_zero_is_the_method_without_memory(cls):
     assert torch.equal(out.loss.detach(), ref)
 
 
-@pytest.mark.parametrize("method", ["byol", "simsiam"])
+@pytest.mark.parametrize("method", ["byol", "simsiam", "simclr"])
 def test_memory_zero_run_is_unchanged_and_memory_adds_gaze_positives(data, tmp_path, method):
     default = train(cfg_for(data, tmp_path / "default", method=method, max_steps=6))
     zero = train(cfg_for(data, tmp_path / "zero", method=method, max_steps=6, gaze_memory=0))
@@ -111,6 +112,42 @@ def test_memory_weights_entries_and_gradients(cls):
     assert z.grad is None and p.grad.abs().sum() > 0
 
 
+def test_simclr_memory_adds_positives_only():
+    m = _tiny(SimCLR, PositiveLookup.from_pairs(PAIRS), gaze_memory=4)
+    plain = _tiny(SimCLR, PositiveLookup.from_pairs(PAIRS))
+    m.memory.ids.copy_(torch.tensor([1, 5, -1, 0]))  # a gaze positive of 0, a non-positive, an empty slot, 0 itself
+    keys = m.memory.keys.clone()
+    x1, x2, ids = torch.randn(2, 1, 16, 16), torch.randn(2, 1, 16, 16), torch.tensor([0, 3])
+    out = m(x1, x2, ids)
+    # rows: views (0, 3, 0, 3); columns: the same views, then memory (1, 5, empty, 0)
+    assert m.last_weights.tolist() == [[0, 0, 1, 0, 1, 0, 0, 1], [0, 0, 0, 1, 0, 0, 0, 0],
+                                       [1, 0, 0, 0, 1, 0, 0, 1], [0, 1, 0, 0, 0, 0, 0, 0]]
+    assert out.n_gaze_positives.item() == 4  # anchor 0's two views, each: memory's 1 and memory's own 0
+    with torch.no_grad():
+        z = F.normalize(m.projector(m.backbone(torch.cat([x1, x2]))), dim=1)
+        logits = torch.cat([z @ z.T, z @ keys.T], dim=1) / m.temperature
+        # kept columns: the other views (not the anchor's own), and only positive memory entries
+        keep = torch.ones(4, 8, dtype=torch.bool)
+        keep[torch.arange(4), torch.arange(4)] = False
+        keep[:, 4:] = m.last_weights[:, 4:] > 0
+        log_p = logits.masked_fill(~keep, float("-inf")).log_softmax(dim=1)
+        w = m.last_weights
+        ref = (-(w * log_p.masked_fill(~keep, 0.0)).sum(1) / w.sum(1)).mean()
+    torch.testing.assert_close(out.loss, ref)
+    # enqueued after the loss: one entry per image, the normalised mean of its two views' projections
+    assert m.memory.ids.tolist() == [0, 3, -1, 0] and int(m.memory.ptr) == 2
+    torch.testing.assert_close(m.memory.keys[:2], F.normalize(z[:2] + z[2:], dim=1))
+    # the negatives are the in-batch ones with or without the memory: anchors whose memory holds
+    # no positive get exactly the plain method's loss
+    m.memory.ids.copy_(torch.tensor([5, 5, -1, 2]))
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("memory.")})
+    x1, x2, ids = torch.randn(2, 1, 16, 16), torch.randn(2, 1, 16, 16), torch.tensor([3, 4])
+    torch.testing.assert_close(m(x1, x2, ids).loss, plain(x1, x2, ids).loss)
+    # gradients reach the network, never the memory
+    m(x1, x2, torch.tensor([0, 3])).loss.backward()
+    assert m.projector[0].weight.grad.abs().sum() > 0 and m.memory.keys.grad is None
+
+
 def test_resume_with_memory_reproduces_losses(data, tmp_path):
     kw = dict(method="byol", epochs=3, drop_positive_p=0.3, gaze_memory=8)
     full = train(cfg_for(data, tmp_path / "full", **kw))
@@ -160,8 +197,8 @@ def test_two_processes_share_one_memory(data, tmp_path):
     (dict(gaze_memory=-4), "gaze_memory must be an integer >= 0"),
     (dict(gaze_memory=2.5), "gaze_memory must be an integer >= 0"),
     (dict(gaze_memory=6), "gaze_memory 6 is not a multiple of the batch size 4"),
-    (dict(gaze_memory=16, method="moco"), "gaze_memory is for byol and simsiam; moco .*queue"),
-    (dict(gaze_memory=16, method="simclr"), "gaze_memory is for byol and simsiam; simclr"),
+    (dict(gaze_memory=16, method="moco"), "gaze_memory is for byol, simsiam and simclr; moco .*queue"),
+    (dict(gaze_memory=16, method="simclr", gaze=False), "gaze_memory needs gaze positives"),
     (dict(gaze_memory=16, gaze=False), "gaze_memory needs gaze positives"),
 ])
 def test_bad_gaze_memory_is_refused(tmp_path, change, message):
@@ -174,7 +211,7 @@ def test_bad_gaze_memory_is_refused(tmp_path, change, message):
 
 def test_methods_refuse_bad_memory():
     cfg = TrainConfig(manifest="m.csv", method="moco", gaze_memory=16, proj_dim=8, hidden_dim=8)
-    with pytest.raises(ValueError, match="gaze_memory is for byol and simsiam; moco"):
+    with pytest.raises(ValueError, match="gaze_memory is for byol, simsiam and simclr; moco"):
         build_method(cfg, build_backbone("resnet18", 1, width=4), PositiveLookup.from_pairs(PAIRS))
     with pytest.raises(ValueError, match="gaze_memory needs gaze positives"):
         _tiny(BYOL, None, gaze_memory=4)

@@ -74,9 +74,10 @@ class TrainConfig:
                                   "after warm-up instead of decaying along the cosine, as in SimSiam's paper (fix_pred_lr): "
                                   "the predictor keeps adapting to the moving targets late in training")
     queue_size: int = _f(4096, "MoCo queue length K; must be a multiple of the global batch size")
-    gaze_memory: int = _f(0, "BYOL/SimSiam with gaze: remember this many target projections with their image ids, so each "
-                          "prediction is also pulled towards the remembered targets of its gaze positives (as MoCo's queue "
-                          "gives it positives from earlier steps); 0 = none; a multiple of the global batch size")
+    gaze_memory: int = _f(0, "BYOL/SimSiam/SimCLR with gaze: remember this many target projections (SimCLR: projections) "
+                          "with their image ids, so each anchor is also pulled towards the remembered entries of its gaze "
+                          "positives (as MoCo's queue gives it positives from earlier steps; SimCLR's other entries are no "
+                          "negatives); 0 = none; a multiple of the global batch size")
     in_batch_keys: bool = _f(True, "MoCo: also contrast against the other in-batch keys (--no-in-batch-keys with --no-gaze is exactly MoCo v2)")
     shuffle_bn: bool = _f(True, "MoCo under DDP: compute keys on a batch shuffled across processes (MoCo's shuffling BN)")
     temperature: float | None = _f(None, "softmax temperature for MoCo and SimCLR (default 0.2)")
@@ -150,8 +151,8 @@ class TrainConfig:
         if isinstance(self.gaze_memory, bool) or not isinstance(self.gaze_memory, numbers.Integral) or self.gaze_memory < 0:
             bad(f"gaze_memory must be an integer >= 0, got {self.gaze_memory!r}")
         if self.gaze_memory:
-            if self.method not in ("byol", "simsiam"):
-                bad(f"gaze_memory is for byol and simsiam; {self.method} takes gaze_memory 0"
+            if self.method not in ("byol", "simsiam", "simclr"):
+                bad(f"gaze_memory is for byol, simsiam and simclr; {self.method} takes gaze_memory 0"
                     + (" (MoCo has its key queue: --queue-size)" if self.method == "moco" else ""))
             if not self.gaze:
                 bad("gaze_memory needs gaze positives; the --no-gaze baseline takes gaze_memory 0")

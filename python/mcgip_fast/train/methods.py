@@ -22,8 +22,8 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
         raise ValueError(f"variance_weight, covariance_weight, gaze_predictor and center_targets are for byol and simsiam; "
                          f"{cfg.method} has negatives and takes 0 / False")
     memory = cfg.gaze_memory
-    if memory and cfg.method not in ("byol", "simsiam"):
-        raise ValueError(f"gaze_memory is for byol and simsiam; {cfg.method} takes gaze_memory 0"
+    if memory and cfg.method not in ("byol", "simsiam", "simclr"):
+        raise ValueError(f"gaze_memory is for byol, simsiam and simclr; {cfg.method} takes gaze_memory 0"
                          + (" (MoCo has its key queue: queue_size)" if cfg.method == "moco" else ""))
     sizes = {k: v for k, v in (("proj_dim", cfg.proj_dim), ("hidden_dim", cfg.hidden_dim)) if v is not None}
     if cfg.method == "moco":
@@ -36,5 +36,6 @@ def build_method(cfg, backbone, lookup: PositiveLookup | None) -> GazeMethod:
     if cfg.method == "simsiam":
         return SimSiam(backbone, gaze_memory=memory, **sizes, **spread, **common)
     if cfg.method == "simclr":
-        return SimCLR(backbone, temperature=cfg.temperature or SimCLR.default_temperature, **sizes, **common)
+        return SimCLR(backbone, temperature=cfg.temperature or SimCLR.default_temperature,
+                      gaze_memory=memory, **sizes, **common)
     raise ValueError(f"method must be one of {sorted(METHODS)}, got {cfg.method!r}")

@@ -1,5 +1,6 @@
 """SimCLR (NT-Xent) with gaze positives, SupCon-style: every view of the same image or of a gaze
-positive image, across the gathered global batch, is a positive."""
+positive image, across the gathered global batch, is a positive; optionally also the remembered
+projections of gaze positives from earlier steps (`gaze_memory`)."""
 
 from __future__ import annotations
 
@@ -21,15 +22,20 @@ class SimCLR(GazeMethod):
     Args:
         proj_dim, hidden_dim: projector sizes (paper: 128 and the feature dim).
         temperature: tau (paper: 0.1-0.5).
+        gaze_memory: remembered projections (0: none). Only the entries of the anchor's gaze positives
+            (and of its own image) count, as positives; the others leave the softmax, so the negatives
+            are SimCLR's in-batch ones with or without a memory. See `GazeMethod.init_gaze_memory`.
         **kw: see `GazeMethod`.
     """
 
     default_temperature = 0.2
 
-    def __init__(self, backbone: nn.Module, *, proj_dim: int = 128, hidden_dim: int | None = None, temperature: float = 0.2, **kw) -> None:
+    def __init__(self, backbone: nn.Module, *, proj_dim: int = 128, hidden_dim: int | None = None, temperature: float = 0.2,
+                 gaze_memory: int = 0, **kw) -> None:
         super().__init__(backbone, **kw)
         self.projector = simclr_projector(backbone.feature_dim, hidden_dim or backbone.feature_dim, proj_dim)
         self.temperature = float(temperature)
+        self.init_gaze_memory(proj_dim, gaze_memory)
 
     def forward(self, view1: torch.Tensor, view2: torch.Tensor, index: torch.Tensor) -> MethodOutput:
         b = view1.shape[0]
@@ -38,11 +44,42 @@ class SimCLR(GazeMethod):
         z_all = ddp.gather_with_grad(z)
         with torch.no_grad():
             ids_all = ddp.all_gather_nograd(ids)
-        logits = z @ z_all.T / self.temperature
         own = self.own_columns(2 * b, z.device)
-        exclude = torch.zeros_like(logits, dtype=torch.bool)
-        exclude[torch.arange(2 * b, device=z.device), own] = True
-        w = self.positive_weights(ids, ids_all, exclude=exclude)
+        if self.memory is None:
+            logits = z @ z_all.T / self.temperature
+            exclude = torch.zeros_like(logits, dtype=torch.bool)
+            exclude[torch.arange(2 * b, device=z.device), own] = True
+            w = self.positive_weights(ids, ids_all, exclude=exclude)
+        else:
+            logits, w, exclude = self._with_memory(z, z_all, ids, ids_all, own)
         loss = multi_positive_infonce(logits, w, exclude=exclude, average=self.loss_average)
+        if self.memory is not None:
+            self._remember_views(z_all.detach(), ids_all, b)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, 2 * b))
+
+    def _with_memory(self, z, z_all, ids, ids_all, own):
+        """Logits, weights and excluded columns over the gathered views followed by the memory."""
+        self.memory.check_batch(ids_all.shape[0] // 2)
+        keys, mem_ids = self.memory.snapshot()
+        mem_ids = mem_ids.to(ids_all.device)
+        logits = torch.cat([z @ z_all.T, z @ keys.to(z).T], dim=1) / self.temperature
+        n = z.shape[0]
+        exclude = torch.zeros_like(logits, dtype=torch.bool)
+        exclude[torch.arange(n, device=z.device), own] = True
+        w = self.unbalanced_weights(ids, torch.cat([ids_all, mem_ids])).masked_fill(exclude, 0.0)
+        # a remembered entry that is no positive of this anchor leaves the softmax: the memory adds
+        # positives only, so the baseline's negatives (in-batch) are the same with or without it
+        in_memory = torch.zeros_like(exclude)
+        in_memory[:, z_all.shape[0]:] = True
+        exclude = exclude | (in_memory & (w == 0))
+        if self.gaze_weight is not None:
+            w = self.balance(w, self.same_image(ids, torch.cat([ids_all, mem_ids])))
+        return logits, w, exclude
+
+    def _remember_views(self, z_all: torch.Tensor, ids_all: torch.Tensor, b: int) -> None:
+        """Enqueue one entry per image of the gathered batch: each rank contributed [view1; view2]."""
+        ranks = z_all.shape[0] // (2 * b)
+        views = z_all.reshape(ranks, 2, b, -1)
+        image_ids = ids_all.reshape(ranks, 2, b)[:, 0].reshape(-1)
+        self.remember(views[:, 0].reshape(ranks * b, -1), views[:, 1].reshape(ranks * b, -1), image_ids)
