@@ -183,12 +183,13 @@ def _worker(rank: int, world: int, port: int, cfg: dict, out: str) -> None:
 
 @pytest.mark.slow  # spawning two processes takes ~10-30 s on a busy 2-core machine
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(), reason="needs torch.distributed with gloo")
-def test_two_processes_share_one_memory(data, tmp_path):
+@pytest.mark.parametrize("method", ["simsiam", "simclr"])
+def test_two_processes_share_one_memory(data, tmp_path, method):
     # the memory holds gathered targets: both ranks count the positives of the whole global batch
-    cfg = cfg_for(data, tmp_path / "ddp", method="simsiam", batch_size=2, gaze_memory=8, max_steps=5, device="cpu").to_dict()
+    cfg = cfg_for(data, tmp_path / "ddp", method=method, batch_size=2, gaze_memory=8, max_steps=5, device="cpu").to_dict()
     mp.spawn(_worker, args=(2, free_port(), cfg, str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
-    single = train(cfg_for(data, tmp_path / "single", method="simsiam", batch_size=4, gaze_memory=8, max_steps=5))
+    single = train(cfg_for(data, tmp_path / "single", method=method, batch_size=4, gaze_memory=8, max_steps=5))
     assert r0["gaze"] == r1["gaze"] == single.n_gaze_positives
     assert r0["ids"] == torch.load(single.checkpoint_path, weights_only=True)["model"]["memory.ids"].tolist()
 
