@@ -44,38 +44,27 @@ class SimCLR(GazeMethod):
         z_all = ddp.gather_with_grad(z)
         with torch.no_grad():
             ids_all = ddp.all_gather_nograd(ids)
+        candidates, candidate_ids = z_all, ids_all
+        if self.memory is not None:
+            self.memory.check_batch(ids_all.shape[0] // 2)  # one entry per image, two views per image
+            keys, mem_ids = self.memory.snapshot()
+            candidates = torch.cat([z_all, keys.to(z)])
+            candidate_ids = torch.cat([ids_all, mem_ids.to(ids_all.device)])
+        logits = z @ candidates.T / self.temperature
         own = self.own_columns(2 * b, z.device)
-        if self.memory is None:
-            logits = z @ z_all.T / self.temperature
-            exclude = torch.zeros_like(logits, dtype=torch.bool)
-            exclude[torch.arange(2 * b, device=z.device), own] = True
-            w = self.positive_weights(ids, ids_all, exclude=exclude)
-        else:
-            logits, w, exclude = self._with_memory(z, z_all, ids, ids_all, own)
+        exclude = torch.zeros_like(logits, dtype=torch.bool)
+        exclude[torch.arange(2 * b, device=z.device), own] = True
+        w = self.positive_weights(ids, candidate_ids, exclude=exclude)
+        if self.memory is not None:
+            # a remembered entry that is no positive of this anchor leaves the softmax: the memory adds
+            # positives only, so the negatives (in-batch) are the baseline's with or without it
+            n = z_all.shape[0]
+            exclude[:, n:] |= w[:, n:] == 0
         loss = multi_positive_infonce(logits, w, exclude=exclude, average=self.loss_average)
         if self.memory is not None:
             self._remember_views(z_all.detach(), ids_all, b)
         self.last_weights = w.detach()  # inspected by tests and benchmarks
         return MethodOutput(loss, self.extra_positives(w, 2 * b))
-
-    def _with_memory(self, z, z_all, ids, ids_all, own):
-        """Logits, weights and excluded columns over the gathered views followed by the memory."""
-        self.memory.check_batch(ids_all.shape[0] // 2)
-        keys, mem_ids = self.memory.snapshot()
-        mem_ids = mem_ids.to(ids_all.device)
-        logits = torch.cat([z @ z_all.T, z @ keys.to(z).T], dim=1) / self.temperature
-        n = z.shape[0]
-        exclude = torch.zeros_like(logits, dtype=torch.bool)
-        exclude[torch.arange(n, device=z.device), own] = True
-        w = self.unbalanced_weights(ids, torch.cat([ids_all, mem_ids])).masked_fill(exclude, 0.0)
-        # a remembered entry that is no positive of this anchor leaves the softmax: the memory adds
-        # positives only, so the baseline's negatives (in-batch) are the same with or without it
-        in_memory = torch.zeros_like(exclude)
-        in_memory[:, z_all.shape[0]:] = True
-        exclude = exclude | (in_memory & (w == 0))
-        if self.gaze_weight is not None:
-            w = self.balance(w, self.same_image(ids, torch.cat([ids_all, mem_ids])))
-        return logits, w, exclude
 
     def _remember_views(self, z_all: torch.Tensor, ids_all: torch.Tensor, b: int) -> None:
         """Enqueue one entry per image of the gathered batch: each rank contributed [view1; view2]."""
